@@ -1,0 +1,73 @@
+"""ResNet-18 encoder with torchvision's state-dict key names (conv1, bn1, layer1..4).
+
+With levels > 1 (pyramid model) every BatchNorm becomes one per pyramid level, stored as
+"<name>.<level>.*" like the reference code; the convolutions stay shared.
+"""
+
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+
+from .blocks import Tensor, apply_norm, make_norm
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, levels: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = make_norm(channels, levels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = make_norm(channels, levels)
+        self.downsample = None
+        if stride != 1 or in_channels != channels:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
+                                            make_norm(channels, levels))
+
+    def forward(self, x: Tensor, level: int = 0) -> Tuple[Tensor, Tensor]:
+        """Returns (output after the final ReLU, the sum before it)."""
+        out = self.relu(apply_norm(self.bn1, self.conv1(x), level))
+        out = apply_norm(self.bn2, self.conv2(out), level)
+        if self.downsample is not None:
+            x = apply_norm(self.downsample[1], self.downsample[0](x), level)
+        out = out + x
+        return torch.relu(out), out
+
+
+class ResNet18(nn.Module):
+    """Returns the four stage outputs (strides 4, 8, 16, 32; 64/128/256/512 channels).
+
+    pre_relu_taps=False: the stage outputs after the final ReLU. The reference single-scale
+    model's in-place ReLU overwrites the pre-ReLU sum, so its trained weights expect these.
+    pre_relu_taps=True: the sums before that ReLU (the reference pyramid model uses a
+    non-in-place ReLU, so its laterals see these).
+    """
+
+    channels = [64, 128, 256, 512]
+
+    def __init__(self, levels: int = 1, pre_relu_taps: bool = False) -> None:
+        super().__init__()
+        self.pre_relu_taps = pre_relu_taps
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = make_norm(64, levels)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(64, 64, 1, levels)
+        self.layer2 = self._make_layer(64, 128, 2, levels)
+        self.layer3 = self._make_layer(128, 256, 2, levels)
+        self.layer4 = self._make_layer(256, 512, 2, levels)
+
+    @staticmethod
+    def _make_layer(in_channels: int, channels: int, stride: int, levels: int) -> nn.Sequential:
+        return nn.Sequential(BasicBlock(in_channels, channels, stride, levels),
+                             BasicBlock(channels, channels, 1, levels))
+
+    def forward(self, x: Tensor, level: int = 0) -> List[Tensor]:
+        x = self.maxpool(self.relu(apply_norm(self.bn1, self.conv1(x), level)))
+        features = []
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            for block in layer:
+                x, pre_relu = block(x, level)
+            features.append(pre_relu if self.pre_relu_taps else x)
+        return features

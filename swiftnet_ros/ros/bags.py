@@ -1,0 +1,278 @@
+"""rosbag2 files of synthetic road scenes, written and read with the pure-Python ``rosbags`` library.
+
+``rosbag2_py`` is not installable from PyPI, ``rosbags`` is: it writes and reads both storage
+plugins (mcap, sqlite3) and its CDR bytes are what rclpy publishes and deserialises. A synthetic
+bag holds camera frames on ``/camera/image_raw`` and the exact ground truth (mono8 trainIds, 255 =
+void) on ``/camera/ground_truth`` with the same header stamps, so any output can be scored.
+
+No rclpy here: ``play_bag`` publishes the raw CDR bytes. ``rosbags`` needs Python >= 3.10, so it is
+imported inside the functions; on a Jetson (Python 3.6) use ``ros2 bag`` instead.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from collections import namedtuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import yaml
+
+IMAGE_TOPIC = "/camera/image_raw"
+GROUND_TRUTH_TOPIC = "/camera/ground_truth"
+FRAME_ID = "camera"
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+STORAGES = ("mcap", "sqlite3")
+# A fixed start time (2024-01-01T00:00:00Z) makes a bag a pure function of its arguments.
+DEFAULT_START_NS = 1704067200 * 10 ** 9
+# custom_data key in metadata.yaml that records how a synthetic bag was made.
+SYNTHETIC_KEY = "swiftnet_ros.synthetic"
+
+# One message as stored: topic, ROS type ("sensor_msgs/msg/Image"), bag time (ns), CDR bytes.
+BagMessage = namedtuple("BagMessage", "topic msgtype timestamp data")
+# One decoded synthetic frame: header stamp (ns), frame_id, RGB image, ground truth (or None).
+Frame = namedtuple("Frame", "stamp_ns frame_id image labels")
+
+
+def _typestore() -> Any:
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_KILTED)
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """``"WxH"`` (as on the command line) -> (height, width), the order the code uses."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError("bad size {!r}: expected WIDTHxHEIGHT, e.g. 512x256".format(text))
+    width, height = int(parts[0]), int(parts[1])
+    if width < 16 or height < 16:
+        raise ValueError("bad size {!r}: width and height must be at least 16 pixels".format(text))
+    return height, width
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """builtin_interfaces/Time (rosbags or rclpy) -> integer nanoseconds."""
+    return int(stamp.sec) * 10 ** 9 + int(stamp.nanosec)
+
+
+def image_message(typestore: Any, fields: Dict[str, Any], stamp_ns: int, frame_id: str) -> Any:
+    """A rosbags sensor_msgs/Image from the plain fields of ``image_conversion.*_fields``."""
+    types = typestore.types
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10 ** 9, nanosec=stamp_ns % 10 ** 9),
+        frame_id=frame_id,
+    )
+    data = np.frombuffer(bytes(fields["data"]), dtype=np.uint8)
+    return types[IMAGE_TYPE](
+        header=header,
+        height=int(fields["height"]),
+        width=int(fields["width"]),
+        encoding=str(fields["encoding"]),
+        is_bigendian=int(fields["is_bigendian"]),
+        step=int(fields["step"]),
+        data=data,
+    )
+
+
+def write_image_bag(
+    path: str,
+    scenes: Iterable[Tuple[np.ndarray, Optional[np.ndarray]]],
+    rate: float = 10.0,
+    storage: str = "mcap",
+    encoding: str = "rgb8",
+    image_topic: str = IMAGE_TOPIC,
+    ground_truth_topic: str = GROUND_TRUTH_TOPIC,
+    frame_id: str = FRAME_ID,
+    start_ns: int = DEFAULT_START_NS,
+    row_padding: int = 0,
+    custom_data: Optional[Dict[str, str]] = None,
+    overwrite: bool = False,
+) -> int:
+    """Write (RGB image, labels or None) pairs as frames at ``rate`` Hz; return the frame count.
+
+    Frame i is stamped ``start_ns + i / rate``; its labels (if any) go to ``ground_truth_topic``
+    as mono8 with the same header. The bag is written to a temporary directory next to ``path``
+    and renamed into place, so a crash or Ctrl-C never leaves a half-written bag.
+    """
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from swiftnet_ros.ros.image_conversion import mono8_fields, rgb_to_image_fields
+
+    if not rate > 0:
+        raise ValueError("bad rate {}: expected a positive number of frames per second".format(rate))
+    if storage not in STORAGES:
+        raise ValueError("bad storage {!r}: expected one of {}".format(storage, ", ".join(STORAGES)))
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError("bag {} exists already: remove it or pass overwrite".format(path))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    period_ns = int(round(1e9 / rate))
+    typestore = _typestore()
+    count = 0
+    tmp_dir = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
+    try:
+        tmp_bag = os.path.join(tmp_dir, os.path.basename(path))
+        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        writer = Writer(tmp_bag, version=Writer.VERSION_LATEST, storage_plugin=plugin)
+        for key, value in (custom_data or {}).items():
+            writer.set_custom_data(key, value)
+        writer.open()
+        try:
+            image_conn = writer.add_connection(image_topic, IMAGE_TYPE, typestore=typestore)
+            truth_conn = None
+            for rgb, labels in scenes:
+                stamp = start_ns + count * period_ns
+                fields = rgb_to_image_fields(rgb, encoding, row_padding=row_padding)
+                image = image_message(typestore, fields, stamp, frame_id)
+                writer.write(image_conn, stamp, bytes(typestore.serialize_cdr(image, IMAGE_TYPE)))
+                if labels is not None:
+                    if truth_conn is None:
+                        truth_conn = writer.add_connection(ground_truth_topic, IMAGE_TYPE,
+                                                           typestore=typestore)
+                    truth = image_message(typestore, mono8_fields(labels), stamp, frame_id)
+                    writer.write(truth_conn, stamp, bytes(typestore.serialize_cdr(truth, IMAGE_TYPE)))
+                count += 1
+            if count == 0:
+                raise ValueError("no frames to write to {}: expected at least 1".format(path))
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.rename(tmp_bag, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return count
+
+
+def write_synthetic_bag(
+    path: str,
+    frames: int,
+    size: Tuple[int, int] = (256, 512),
+    seed: int = 0,
+    rate: float = 10.0,
+    storage: str = "mcap",
+    encoding: str = "rgb8",
+    image_topic: str = IMAGE_TOPIC,
+    ground_truth_topic: str = GROUND_TRUTH_TOPIC,
+    frame_id: str = FRAME_ID,
+    start_ns: int = DEFAULT_START_NS,
+    row_padding: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Write ``frames`` synthetic scenes (seeds seed, seed+1, ...) of size (H, W) with ground truth.
+
+    Returns the description that is also stored in the bag's metadata (``synthetic_description``).
+    """
+    from tqdm import tqdm
+
+    from swiftnet_ros.data.synthetic import make_scene
+
+    if frames < 1:
+        raise ValueError("bad frame count {}: expected at least 1".format(frames))
+    description = {
+        "frames": frames, "height": size[0], "width": size[1], "seed": seed, "rate": rate,
+        "encoding": encoding, "row_padding": row_padding, "image_topic": image_topic,
+        "ground_truth_topic": ground_truth_topic, "frame_id": frame_id, "start_ns": start_ns,
+        "label_set": "cityscapes",
+    }
+    scenes = (make_scene(seed + i, size) for i in tqdm(range(frames), desc="make-bag", unit="frame",
+                                                        disable=not progress))
+    write_image_bag(
+        path, scenes, rate=rate, storage=storage, encoding=encoding, image_topic=image_topic,
+        ground_truth_topic=ground_truth_topic, frame_id=frame_id, start_ns=start_ns, row_padding=row_padding,
+        custom_data={SYNTHETIC_KEY: json.dumps(description, sort_keys=True)}, overwrite=overwrite,
+    )
+    return description
+
+
+def bag_metadata(path: str) -> Dict[str, Any]:
+    """The ``rosbag2_bagfile_information`` of a bag directory's metadata.yaml."""
+    meta_path = os.path.join(path, "metadata.yaml")
+    if not os.path.isfile(meta_path):
+        raise FileNotFoundError("no rosbag2 bag at {}: expected a directory with metadata.yaml".format(path))
+    with open(meta_path) as f:
+        return yaml.safe_load(f)["rosbag2_bagfile_information"]
+
+
+def synthetic_description(path: str) -> Optional[Dict[str, Any]]:
+    """How a synthetic bag was made (the dict ``write_synthetic_bag`` returned), or None."""
+    custom = bag_metadata(path).get("custom_data") or {}
+    text = custom.get(SYNTHETIC_KEY)
+    return json.loads(text) if text else None
+
+
+def topic_counts(path: str) -> Dict[str, int]:
+    """Message count per topic, from the metadata."""
+    return {
+        t["topic_metadata"]["name"]: int(t["message_count"])
+        for t in bag_metadata(path)["topics_with_message_count"]
+    }
+
+
+def iter_messages(path: str, topics: Optional[Sequence[str]] = None) -> Iterator[BagMessage]:
+    """Raw messages in bag-time order, optionally only those of ``topics``."""
+    from rosbags.rosbag2 import Reader
+
+    if not os.path.isdir(path):
+        raise FileNotFoundError("no rosbag2 bag at {}: expected a bag directory".format(path))
+    with Reader(path) as reader:
+        available = sorted({c.topic for c in reader.connections})
+        missing = sorted(set(topics or ()) - set(available))
+        if missing:
+            raise ValueError("topics {} not in bag {}: it has {}".format(missing, path, available))
+        connections = [c for c in reader.connections if topics is None or c.topic in topics]
+        for conn, timestamp, data in reader.messages(connections=connections):
+            yield BagMessage(conn.topic, conn.msgtype, timestamp, bytes(data))
+
+
+def deserialize(message: BagMessage, typestore: Any = None) -> Any:
+    """A rosbags message object from a raw BagMessage."""
+    return (typestore or _typestore()).deserialize_cdr(message.data, message.msgtype)
+
+
+def image_to_array(msg: Any) -> np.ndarray:
+    """A sensor_msgs/Image (rosbags or rclpy) -> RGB uint8 H×W×3, or H×W for mono8 label images."""
+    from swiftnet_ros.ros.image_conversion import image_to_rgb
+
+    data = np.asarray(msg.data, dtype=np.uint8).tobytes() if not isinstance(msg.data, bytes) else msg.data
+    if msg.encoding == "mono8":
+        rows = np.frombuffer(data, dtype=np.uint8).reshape(msg.height, msg.step)
+        return rows[:, : msg.width].copy()
+    return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, data, msg.is_bigendian)
+
+
+def read_frames(
+    path: str, image_topic: str = IMAGE_TOPIC, ground_truth_topic: Optional[str] = GROUND_TRUTH_TOPIC,
+    limit: Optional[int] = None,
+) -> List[Frame]:
+    """Decoded frames of a bag, paired with their ground truth by header stamp."""
+    typestore = _typestore()
+    topics = [image_topic] + ([ground_truth_topic] if ground_truth_topic else [])
+    images: Dict[int, Tuple[str, np.ndarray]] = {}
+    truths: Dict[int, np.ndarray] = {}
+    for message in iter_messages(path, topics):
+        msg = deserialize(message, typestore)
+        stamp = stamp_to_ns(msg.header.stamp)
+        if message.topic == image_topic:
+            if limit is not None and len(images) >= limit:
+                continue
+            images[stamp] = (msg.header.frame_id, image_to_array(msg))
+        else:
+            truths[stamp] = image_to_array(msg)
+    return [Frame(s, fid, img, truths.get(s)) for s, (fid, img) in sorted(images.items())]
+
+
+def read_ground_truth(path: str, topic: str = GROUND_TRUTH_TOPIC) -> Dict[int, np.ndarray]:
+    """Ground-truth label images by header stamp (ns)."""
+    typestore = _typestore()
+    truths = {}
+    for message in iter_messages(path, [topic]):
+        msg = deserialize(message, typestore)
+        truths[stamp_to_ns(msg.header.stamp)] = image_to_array(msg)
+    return truths

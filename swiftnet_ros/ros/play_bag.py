@@ -1,0 +1,230 @@
+"""``swiftnet-ros play-bag``: publish a rosbag2 through rclpy, as ``ros2 bag play`` does for our needs.
+
+``ros2 bag`` (rosbag2_py) is not installable from PyPI. This player reads the bag with ``rosbags`` and
+publishes each message's recorded CDR bytes unchanged (rclpy raw publishing), so header stamps and
+frame ids are the recorded ones, at the recorded pacing scaled by ``--rate``.
+"""
+
+import argparse
+import importlib
+import signal
+import struct
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+from swiftnet_ros.ros import bags
+
+QOS_CHOICES = ("reliable", "best_effort")
+
+
+def parse_remaps(items: Optional[Sequence[str]]) -> Dict[str, str]:
+    """``["OLD:=NEW", ...]`` -> {OLD: NEW}."""
+    remaps = {}
+    for item in items or ():
+        old, sep, new = item.partition(":=")
+        if not sep or not old or not new:
+            raise ValueError("bad topic remap {!r}: expected OLD:=NEW, e.g. /camera/image_raw:=/image"
+                             .format(item))
+        remaps[old] = new
+    return remaps
+
+
+def message_class(msgtype: str) -> Any:
+    """``"sensor_msgs/msg/Image"`` -> the rclpy message class."""
+    package, _, name = msgtype.rpartition("/")
+    try:
+        return getattr(importlib.import_module(package.replace("/", ".")), name)
+    except (ImportError, AttributeError):
+        raise ValueError("message type {!r} is not installed for rclpy: cannot publish it"
+                         .format(msgtype)) from None
+
+
+def header_stamp_ns(cdr: bytes) -> int:
+    """Header stamp of a CDR message whose first field is std_msgs/Header (sec, nanosec)."""
+    little = cdr[1] == 1  # encapsulation: 0x0001 = CDR little endian, 0x0000 = big endian
+    sec, nanosec = struct.unpack_from("<iI" if little else ">iI", cdr, 4)
+    return sec * 10 ** 9 + nanosec
+
+
+def qos_profile(kind: str, depth: int) -> Any:
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    if kind not in QOS_CHOICES:
+        raise ValueError("bad qos {!r}: expected one of {}".format(kind, ", ".join(QOS_CHOICES)))
+    reliability = ReliabilityPolicy.RELIABLE if kind == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+class _Stop(Exception):
+    """SIGTERM turned into an exception, handled like Ctrl-C."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop()
+
+
+class BagPlayer:
+    """Publishers for a bag's topics and the paced publishing loop."""
+
+    def __init__(self, node: Any, bag: str, topics: Optional[List[str]], remaps: Dict[str, str],
+                 qos: Any, clock: bool = False) -> None:
+        self.node = node
+        self.bag = bag
+        counts = bags.topic_counts(bag)
+        self.topics = list(topics) if topics else sorted(counts)
+        missing = [t for t in self.topics if t not in counts]
+        if missing:
+            raise ValueError("topics {} not in bag {}: it has {}".format(missing, bag, sorted(counts)))
+        unknown = sorted(set(remaps) - set(self.topics))
+        if unknown:
+            raise ValueError("remapped topics {} are not played: played are {}".format(unknown, self.topics))
+        types = {t["topic_metadata"]["name"]: t["topic_metadata"]["type"]
+                 for t in bags.bag_metadata(bag)["topics_with_message_count"]}
+        self.publishers = {}
+        self.has_header = {}
+        for topic in self.topics:
+            cls = message_class(types[topic])
+            self.publishers[topic] = node.create_publisher(cls, remaps.get(topic, topic), qos)
+            fields = list(cls.get_fields_and_field_types().items())
+            self.has_header[topic] = bool(fields) and fields[0] == ("header", "std_msgs/Header")
+        self.clock_publisher = None
+        if clock:
+            from rosgraph_msgs.msg import Clock
+
+            self.clock_publisher = node.create_publisher(Clock, "/clock", 10)
+        self.published = 0
+
+    def wait_for_subscribers(self, count: int, timeout: float) -> None:
+        """Block until every publisher has ``count`` subscribers (discovery takes a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            short = {self.publishers[t].topic_name: self.publishers[t].get_subscription_count()
+                     for t in self.topics if self.publishers[t].get_subscription_count() < count}
+            if not short:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("waited {:g} s for {} subscriber(s) per topic; have {}"
+                                   .format(timeout, count, short))
+            time.sleep(0.05)
+
+    def play_once(self, rate: float, log: Optional[TextIO] = None) -> float:
+        """Publish every message once at the recorded pacing divided by ``rate``.
+
+        Returns the mean wall time between messages, the pause a loop leaves before starting again.
+        """
+        start_wall = None
+        first_ns = last_ns = count = 0
+        for message in bags.iter_messages(self.bag, self.topics):
+            count += 1
+            last_ns = message.timestamp
+            if start_wall is None:
+                start_wall, first_ns = time.monotonic(), message.timestamp
+            delay = start_wall + (message.timestamp - first_ns) / 1e9 / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if self.clock_publisher is not None:
+                self._publish_clock(message.timestamp)
+            self.publishers[message.topic].publish(message.data)
+            self.published += 1
+            if log is not None:
+                stamp = header_stamp_ns(message.data) if self.has_header[message.topic] else -1
+                name = self.publishers[message.topic].topic_name
+                log.write("{},{},{},{}\n".format(name, message.timestamp, stamp, int(time.time() * 1e9)))
+        return (last_ns - first_ns) / 1e9 / rate / max(1, count - 1)
+
+    def _publish_clock(self, ns: int) -> None:
+        from rosgraph_msgs.msg import Clock
+
+        msg = Clock()
+        msg.clock.sec, msg.clock.nanosec = ns // 10 ** 9, ns % 10 ** 9
+        self.clock_publisher.publish(msg)
+
+    def wait_for_acks(self, timeout: float) -> bool:
+        """Reliable publishers: wait until subscribers acknowledged everything (or timeout)."""
+        from rclpy.duration import Duration
+
+        deadline = time.monotonic() + timeout
+        done = True
+        for pub in self.publishers.values():
+            left = max(0.0, deadline - time.monotonic())
+            done = pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9))) and done
+        return done
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", help="rosbag2 directory (mcap or sqlite3)")
+    parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1)")
+    parser.add_argument("--loop", action="store_true", help="play again and again until Ctrl-C")
+    parser.add_argument("--topics", nargs="+", metavar="TOPIC", help="play only these topics (default all)")
+    parser.add_argument("--topic-remap", nargs="+", action="append", default=[], metavar="OLD:=NEW",
+                        help="publish topic OLD under the name NEW")
+    parser.add_argument("--qos", choices=QOS_CHOICES, default="reliable",
+                        help="publisher reliability (default reliable, like ros2 bag play)")
+    parser.add_argument("--depth", type=int, default=10, help="publisher queue depth (default 10)")
+    parser.add_argument("--wait-for-subscribers", type=int, default=0, metavar="N",
+                        help="start only when every topic has N subscribers (default 0: at once)")
+    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="S",
+                        help="give up waiting for subscribers after S seconds (default 60)")
+    parser.add_argument("--start-delay", type=float, default=0.0, metavar="S", help="sleep S seconds first")
+    parser.add_argument("--clock", action="store_true", help="also publish /clock with the bag time")
+    parser.add_argument("--publish-log", metavar="CSV",
+                        help="write topic,bag_time_ns,header_stamp_ns,wall_time_ns per published message")
+    parser.add_argument("--node-name", default="swiftnet_bag_player", help="ROS node name")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.rate > 0:
+        print("play-bag: error: bad rate {}: expected a positive speed factor".format(args.rate),
+              file=sys.stderr)
+        return 2
+    if args.depth < 1:
+        print("play-bag: error: bad depth {}: expected at least 1".format(args.depth), file=sys.stderr)
+        return 2
+    try:
+        remaps = parse_remaps([item for group in args.topic_remap for item in group])
+        bags.topic_counts(args.bag)
+    except (ValueError, FileNotFoundError) as err:
+        print("play-bag: error: {}".format(err), file=sys.stderr)
+        return 2
+
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+
+    # Our own handlers: Ctrl-C (KeyboardInterrupt) and SIGTERM (_Stop) end the loop cleanly.
+    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    node = None
+    log = None
+    player = None
+    try:
+        node = rclpy.create_node(args.node_name)
+        player = BagPlayer(node, args.bag, args.topics, remaps, qos_profile(args.qos, args.depth), args.clock)
+        log = open(args.publish_log, "w") if args.publish_log else None
+        if args.wait_for_subscribers > 0:
+            player.wait_for_subscribers(args.wait_for_subscribers, args.wait_timeout)
+        if args.start_delay > 0:
+            time.sleep(args.start_delay)
+        while True:
+            period = player.play_once(args.rate, log)
+            if not args.loop:
+                break
+            time.sleep(period)
+        if args.qos == "reliable" and not player.wait_for_acks(5.0):
+            node.get_logger().warning("not every message was acknowledged within 5 s")
+        print("play-bag: published {} messages".format(player.published))
+        return 0
+    except (ValueError, TimeoutError) as err:
+        print("play-bag: error: {}".format(err), file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, _Stop):
+        print("play-bag: stopped after {} messages".format(player.published if player else 0))
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if log is not None:
+            log.close()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

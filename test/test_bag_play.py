@@ -1,0 +1,132 @@
+"""``swiftnet-ros play-bag`` as a separate OS process, received here with real rclpy and Fast DDS."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from swiftnet_ros.ros import bags
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+FRAMES = 6
+RATE = 10.0  # recorded frames per second
+
+
+def _scenes(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), rng.integers(0, 19, (24, 40), dtype=np.uint8))
+            for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def bag(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("play") / "frames")
+    scenes = _scenes(FRAMES)
+    bags.write_image_bag(path, scenes, rate=RATE, encoding="bgr8", row_padding=4, frame_id="cam_play")
+    return path, scenes
+
+
+def _play(args):
+    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA")
+    return subprocess.Popen([sys.executable, "-m", "swiftnet_ros.cli", "play-bag"] + args, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class Listener:
+    def __init__(self, topic, qos=50):
+        rclpy.init()
+        self.node = rclpy.create_node("play_listener_" + uuid.uuid4().hex[:6])
+        self.received = []
+        self.node.create_subscription(Image, topic, self._on_image, qos)
+
+    def _on_image(self, msg):
+        self.received.append((msg, time.monotonic()))
+
+    def spin_until(self, done, timeout):
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+
+    def close(self):
+        self.node.destroy_node()
+        rclpy.shutdown()
+
+
+def test_plays_every_frame_with_recorded_stamps_pacing_and_remap(bag, tmp_path):
+    path, scenes = bag
+    topic = "/played_" + uuid.uuid4().hex[:8]
+    log = str(tmp_path / "published.csv")
+    listener = Listener(topic)
+    try:
+        proc = _play([path, "--topics", bags.IMAGE_TOPIC, "--topic-remap", bags.IMAGE_TOPIC + ":=" + topic,
+                      "--rate", "0.5", "--wait-for-subscribers", "1", "--publish-log", log])
+        listener.spin_until(lambda: len(listener.received) >= FRAMES or proc.poll() is not None, 60)
+        listener.spin_until(lambda: len(listener.received) >= FRAMES, 5)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        listener.close()
+    assert proc.returncode == 0, err
+    assert "published {} messages".format(FRAMES) in out
+    stamps = [bags.stamp_to_ns(m.header.stamp) for m, _ in listener.received]
+    assert stamps == [bags.DEFAULT_START_NS + i * int(1e9 / RATE) for i in range(FRAMES)]
+    for (msg, _), (rgb, _) in zip(listener.received, scenes):
+        assert msg.header.frame_id == "cam_play" and msg.encoding == "bgr8" and msg.step == 40 * 3 + 4
+        np.testing.assert_array_equal(bags.image_to_array(msg), rgb)
+    # recorded 10 Hz played at half speed: 0.2 s between frames
+    gaps = np.diff([t for _, t in listener.received])
+    assert 0.12 < float(np.median(gaps)) < 0.3, gaps
+    rows = [line.split(",") for line in open(log).read().splitlines()]
+    assert [r[0] for r in rows] == [topic] * FRAMES
+    assert [int(r[2]) for r in rows] == stamps
+
+
+def test_loop_until_sigint_exits_cleanly(bag):
+    path, _ = bag
+    topic = "/looped_" + uuid.uuid4().hex[:8]
+    listener = Listener(topic, qos_profile_sensor_data)
+    try:
+        proc = _play([path, "--topics", bags.IMAGE_TOPIC, "--topic-remap", bags.IMAGE_TOPIC + ":=" + topic,
+                      "--rate", "5", "--loop", "--qos", "best_effort", "--wait-for-subscribers", "1"])
+        listener.spin_until(lambda: len(listener.received) >= 2 * FRAMES + 2 or proc.poll() is not None, 60)
+        assert proc.poll() is None, "play-bag --loop ended by itself: " + proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        out, err = proc.communicate(timeout=10)
+        stopped_in = time.monotonic() - start
+    finally:
+        listener.close()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopped after" in out
+    assert stopped_in < 2.0
+    stamps = [bags.stamp_to_ns(m.header.stamp) for m, _ in listener.received]
+    recorded = [bags.DEFAULT_START_NS + i * int(1e9 / RATE) for i in range(FRAMES)]
+    assert set(stamps) == set(recorded)  # later passes repeat the recorded stamps
+    assert sum(b < a for a, b in zip(stamps, stamps[1:])) >= 1  # and start again from the first
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--topic-remap", "/camera/image_raw=/x"], "bad topic remap '/camera/image_raw=/x': expected OLD:=NEW"),
+    (["--topics", "/nope"], "topics ['/nope'] not in bag"),
+    (["--rate", "0"], "bad rate 0.0: expected a positive speed factor"),
+])
+def test_bad_arguments_exit_with_a_clear_message(bag, args, message):
+    path, _ = bag
+    proc = _play([path] + args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_bag_is_named(tmp_path):
+    proc = _play([str(tmp_path / "absent")])
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "no rosbag2 bag at {}".format(tmp_path / "absent") in err

@@ -1,0 +1,276 @@
+"""Every parameter of the segmentation node: default, description, allowed values, validation.
+
+Pure Python (no rclpy), so the rules can be tested without ROS and reused by the launch file's
+tests; node.py turns each field into a declared ROS parameter with a descriptor. The standard
+params file is config/segment.yaml (``segmentation_node: ros__parameters: ...``).
+"""
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+NODE_NAME = "segmentation_node"
+DEMO_WEIGHTS = "demo"
+DEMO_CHECKPOINT = "swiftnet_demo.pt"
+QOS_CHOICES = ("sensor_data", "reliable", "best_effort", "system_default")
+BUILTIN_PALETTES = ("cityscapes", "camvid")
+MAX_SIDE = 16384
+
+
+class ConfigError(ValueError):
+    """An invalid node configuration; the message names the bad value and what was expected."""
+
+
+def _param(default: Any, description: str, choices: Optional[Tuple[str, ...]] = None,
+           low: Optional[float] = None, high: Optional[float] = None, runtime: bool = False) -> Any:
+    """A dataclass field carrying what the ROS parameter descriptor needs."""
+    return field(default=default, metadata={"description": description, "choices": choices, "low": low,
+                                            "high": high, "runtime": runtime})
+
+
+@dataclass
+class NodeConfig:
+    """The node's parameters; ``runtime`` ones may change while it runs, the others need a restart."""
+
+    weights: str = _param(DEMO_WEIGHTS, "checkpoint (.pt), .onnx or TensorRT .engine path, a model preset "
+                          "name (random weights, for benchmarks), or 'demo' for the bundled demo checkpoint")
+    backend: str = _param("auto", "inference backend", ("auto", "torch", "onnxruntime", "tensorrt"))
+    precision: str = _param("fp32", "inference precision (fp16 needs a GPU)", ("fp32", "fp16"))
+    device: str = _param("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    input_size: str = _param("", "model input size as WIDTHxHEIGHT (e.g. 1024x512); empty: each image's "
+                             "own size")
+    output_size: str = _param("input", "published label size: the input image's or the model's",
+                              ("input", "model"))
+    publish_color: bool = _param(True, "publish segmentation/color (rgb8 palette colours)", runtime=True)
+    publish_overlay: bool = _param(False, "publish segmentation/overlay (colours blended over the input)",
+                                   runtime=True)
+    overlay_alpha: float = _param(0.5, "weight of the colours in the overlay", low=0.0, high=1.0,
+                                  runtime=True)
+    palette: str = _param("checkpoint", "colours: the checkpoint's, 'cityscapes', 'camvid', or a .yaml/.json "
+                          "file holding a list of [r, g, b] (one per class)")
+    input_transport: str = _param("raw", "subscribe 'image' (raw) or 'image/compressed' (jpeg/png)",
+                                  ("raw", "compressed"))
+    input_qos: str = _param("sensor_data", "QoS of the image subscription", QOS_CHOICES)
+    output_qos: str = _param("reliable", "QoS of the publishers", QOS_CHOICES)
+    qos_depth: int = _param(5, "history depth (keep last) of the subscription and the publishers",
+                            low=1, high=1000)
+    warmup: int = _param(1, "warm-up inferences at start-up", low=0, high=100)
+    engine_cache_dir: str = _param("", "TensorRT engine cache folder; empty: the backend's default")
+    force_engine_rebuild: bool = _param(False, "rebuild the TensorRT engine even if a cached one fits")
+    diagnostics_period: float = _param(1.0, "seconds between /diagnostics messages", low=0.1, high=60.0)
+    error_log_period: float = _param(5.0, "at most one log line per this many seconds for bad frames",
+                                     low=0.0, high=3600.0, runtime=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any], source: str = "parameters") -> "NodeConfig":
+        """Build from a name -> value mapping; unknown names are an error that lists the valid ones."""
+        if not isinstance(values, dict):
+            raise ConfigError("{}: expected a mapping of parameter names to values, got {}".format(
+                source, type(values).__name__))
+        unknown = sorted(set(values) - set(parameter_names()))
+        if unknown:
+            raise ConfigError("{}: unknown parameter(s) {}; valid parameters are: {}".format(
+                source, ", ".join(unknown), ", ".join(parameter_names())))
+        return cls(**{name: coerce(name, value) for name, value in values.items()})
+
+    def input_hw(self) -> Optional[Tuple[int, int]]:
+        """input_size as the Segmenter's (height, width), or None for each image's own size."""
+        return parse_size(self.input_size)
+
+
+def parameter_names() -> List[str]:
+    return [f.name for f in fields(NodeConfig)]
+
+
+def parameter_info(name: str) -> Dict[str, Any]:
+    """description, choices, low, high, runtime, default and type name of one parameter."""
+    for f in fields(NodeConfig):
+        if f.name == name:
+            info = dict(f.metadata)
+            info["default"] = f.default
+            info["type"] = type(f.default).__name__
+            return info
+    raise ConfigError("unknown parameter {!r}; valid parameters are: {}".format(
+        name, ", ".join(parameter_names())))
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "float", str: "string"}.get(type(value), type(value).__name__)
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Check a value's type against the parameter's (an int is accepted for a float)."""
+    info = parameter_info(name)
+    expected = type(info["default"])
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not expected:
+        raise ConfigError("parameter {} = {!r} is a {}; expected a {}".format(
+            name, value, _type_name(value), _type_name(info["default"])))
+    return value
+
+
+def parse_size(text: str) -> Optional[Tuple[int, int]]:
+    """'1024x512' (width x height) -> (512, 1024) as (height, width); '' -> None."""
+    if text == "":
+        return None
+    match = re.match(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$", text)
+    if not match or not (0 < int(match.group(1)) <= MAX_SIDE and 0 < int(match.group(2)) <= MAX_SIDE):
+        raise ConfigError("input_size {!r} is not WIDTHxHEIGHT with sides in 1..{} (e.g. 1024x512), nor "
+                          "empty for each image's own size".format(text, MAX_SIDE))
+    return int(match.group(2)), int(match.group(1))
+
+
+def validate(config: NodeConfig) -> NodeConfig:
+    """Raise ConfigError naming the first bad value and what was expected."""
+    for f in fields(config):
+        value = coerce(f.name, getattr(config, f.name))
+        setattr(config, f.name, value)
+        info = f.metadata
+        if info["choices"] and value not in info["choices"]:
+            raise ConfigError("parameter {} = {!r}; expected one of: {}".format(
+                f.name, value, ", ".join(info["choices"])))
+        if info["low"] is not None and not info["low"] <= value <= info["high"]:
+            raise ConfigError("parameter {} = {!r} is out of range; expected {} to {}".format(
+                f.name, value, info["low"], info["high"]))
+    if not config.weights.strip():
+        raise ConfigError("parameter weights is empty; expected a checkpoint path, a preset name or 'demo'")
+    if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", config.device):
+        raise ConfigError("parameter device = {!r}; expected auto, cpu, cuda or cuda:N".format(config.device))
+    parse_size(config.input_size)
+    palette = config.palette
+    if palette not in ("checkpoint",) + BUILTIN_PALETTES:
+        if not palette.lower().endswith((".yaml", ".yml", ".json")):
+            raise ConfigError("parameter palette = {!r}; expected checkpoint, cityscapes, camvid or a "
+                              ".yaml/.json file".format(palette))
+    return config
+
+
+def check_runtime_change(name: str, value: Any, current: NodeConfig) -> NodeConfig:
+    """The config after setting ``name`` while the node runs, or ConfigError with the reason it is refused."""
+    info = parameter_info(name)
+    if not info["runtime"]:
+        raise ConfigError("parameter {} is read at start-up only (it changes the model or the topics); "
+                          "restart the node to change it".format(name))
+    return replace(current, **{name: coerce(name, value)})
+
+
+def runtime_parameters() -> List[str]:
+    return [f.name for f in fields(NodeConfig) if f.metadata["runtime"]]
+
+
+def _ros_parameters(document: Any, path: str, node_name: str) -> Dict[str, Any]:
+    """The ``ros__parameters`` of this node in a ROS 2 params file (by node name, '/**' or '/**/name')."""
+    if not isinstance(document, dict):
+        raise ConfigError("{}: expected a ROS 2 params file ('{}: ros__parameters: ...'), got {}".format(
+            path, node_name, type(document).__name__))
+    found = {}  # type: Dict[str, Any]
+    for key, section in document.items():
+        bare = str(key).strip("/").split("/")[-1]
+        if bare in (node_name, "**") and isinstance(section, dict):
+            if "ros__parameters" not in section:
+                raise ConfigError("{}: section {!r} has no ros__parameters".format(path, key))
+            found.update(section["ros__parameters"] or {})
+    if not found and document:
+        raise ConfigError("{}: no section for node {!r} (expected '{}: ros__parameters: ...'); found: {}"
+                          .format(path, node_name, node_name, ", ".join(str(k) for k in document)))
+    return found
+
+
+def load_yaml(path: str, node_name: str = NODE_NAME) -> NodeConfig:
+    """Load and validate a ROS 2 params file; unknown keys are an error that lists the valid ones."""
+    import yaml
+
+    if not os.path.isfile(path):
+        raise ConfigError("params file {!r} does not exist".format(path))
+    try:
+        with open(path) as f:
+            document = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError("params file {!r} is not valid YAML: {}".format(path, reason)) from None
+    return NodeConfig.from_dict(_ros_parameters(document or {}, path, node_name), source=path)
+
+
+def demo_checkpoint_candidates() -> List[str]:
+    """Where the bundled demo checkpoint may be: the ROS package share dir, then the repository's demo/."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(os.path.join(get_package_share_directory("swiftnet_ros"), "demo", DEMO_CHECKPOINT))
+    except Exception:  # not a ROS install, or the package is not installed there
+        pass
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    candidates.append(os.path.join(repo, "demo", DEMO_CHECKPOINT))
+    return candidates
+
+
+def resolve_weights(weights: str) -> str:
+    """'demo' -> the bundled checkpoint's path; a path-like value must exist; a preset name stays as is."""
+    if weights == DEMO_WEIGHTS:
+        candidates = demo_checkpoint_candidates()
+        for path in candidates:
+            if os.path.isfile(path):
+                return path
+        raise ConfigError("weights 'demo': the bundled checkpoint {} was not found at {}".format(
+            DEMO_CHECKPOINT, " or ".join(candidates)))
+    path = os.path.expanduser(weights)
+    looks_like_path = os.sep in weights or os.path.splitext(weights)[1].lower() in (
+        ".pt", ".pth", ".ckpt", ".onnx", ".engine", ".plan", ".trt")
+    if looks_like_path and not os.path.isfile(path):
+        raise ConfigError("weights file {!r} does not exist".format(weights))
+    return path
+
+
+def load_palette(value: str, num_classes: int) -> Optional[np.ndarray]:
+    """(C, 3) uint8 colours for the ``palette`` parameter, or None to keep the checkpoint's."""
+    if value == "checkpoint":
+        return None
+    if value in BUILTIN_PALETTES:
+        from swiftnet_ros.data.labels import get_label_set
+
+        colours = get_label_set(value).palette
+    else:
+        colours = _read_palette_file(value)
+    source = value
+    colours = np.asarray(colours)
+    if colours.ndim != 2 or colours.shape[1] != 3 or colours.shape[0] != num_classes:
+        raise ConfigError("palette {!r} has shape {}; expected {} colours [r, g, b], one per class of the "
+                          "model".format(source, colours.shape, num_classes))
+    if not np.issubdtype(colours.dtype, np.integer) or colours.min() < 0 or colours.max() > 255:
+        raise ConfigError("palette {!r} must hold integers in 0..255".format(source))
+    return colours.astype(np.uint8)
+
+
+def _read_palette_file(path: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise ConfigError("palette file {!r} does not exist".format(path))
+    try:
+        with open(path) as f:
+            if path.lower().endswith(".json"):
+                data = json.load(f)
+            else:
+                import yaml
+
+                data = yaml.safe_load(f)
+    except Exception as exc:  # JSON and YAML raise different error types
+        reason = " ".join(str(exc).split())
+        raise ConfigError("palette file {!r} could not be read: {}".format(path, reason)) from None
+    if isinstance(data, dict):
+        data = data.get("palette")
+    try:
+        return np.array(data)
+    except Exception:
+        raise ConfigError("palette file {!r} must hold a list of [r, g, b] (or 'palette:' such a list)"
+                          .format(path)) from None

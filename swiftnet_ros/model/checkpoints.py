@@ -122,7 +122,8 @@ def _load_exact(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -
             if keys:
                 more = " ..." if len(keys) > 4 else ""
                 parts.append("{} {}: {}{}".format(len(keys), label, ", ".join(keys[:4]), more))
-        raise ValueError("{}: weights do not fit {}: {}".format(source, model.config.name, "; ".join(parts)))
+        target = model.config.name if isinstance(model, SwiftNet) else type(model).__name__
+        raise ValueError("{}: weights do not fit {}: {}".format(source, target, "; ".join(parts)))
     model.load_state_dict(state)
 
 

@@ -237,14 +237,25 @@ def deserialize(message: BagMessage, typestore: Any = None) -> Any:
 
 
 def image_to_array(msg: Any) -> np.ndarray:
-    """A sensor_msgs/Image (rosbags or rclpy) -> RGB uint8 H×W×3, or H×W for mono8 label images."""
+    """A camera sensor_msgs/Image (rosbags or rclpy, any supported encoding) -> RGB uint8 H×W×3."""
     from swiftnet_ros.ros.image_conversion import image_to_rgb
 
-    data = np.asarray(msg.data, dtype=np.uint8).tobytes() if not isinstance(msg.data, bytes) else msg.data
-    if msg.encoding == "mono8":
-        rows = np.frombuffer(data, dtype=np.uint8).reshape(msg.height, msg.step)
-        return rows[:, : msg.width].copy()
-    return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, data, msg.is_bigendian)
+    return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, _data(msg), msg.is_bigendian)
+
+
+def labels_to_array(msg: Any) -> np.ndarray:
+    """A mono8 label sensor_msgs/Image (ground truth, segmentation/labels) -> uint8 H×W."""
+    from swiftnet_ros.ros.image_conversion import check_image
+
+    check_image(msg.encoding, msg.height, msg.width, msg.step, len(_data(msg)), msg.is_bigendian)
+    if msg.encoding != "mono8":
+        raise ValueError("label image has encoding {!r}: expected mono8".format(msg.encoding))
+    rows = np.frombuffer(_data(msg), dtype=np.uint8).reshape(msg.height, msg.step)
+    return rows[:, : msg.width].copy()
+
+
+def _data(msg: Any) -> bytes:
+    return msg.data if isinstance(msg.data, bytes) else np.asarray(msg.data, dtype=np.uint8).tobytes()
 
 
 def read_frames(
@@ -264,7 +275,7 @@ def read_frames(
                 continue
             images[stamp] = (msg.header.frame_id, image_to_array(msg))
         else:
-            truths[stamp] = image_to_array(msg)
+            truths[stamp] = labels_to_array(msg)
     return [Frame(s, fid, img, truths.get(s)) for s, (fid, img) in sorted(images.items())]
 
 
@@ -274,5 +285,5 @@ def read_ground_truth(path: str, topic: str = GROUND_TRUTH_TOPIC) -> Dict[int, n
     truths = {}
     for message in iter_messages(path, [topic]):
         msg = deserialize(message, typestore)
-        truths[stamp_to_ns(msg.header.stamp)] = image_to_array(msg)
+        truths[stamp_to_ns(msg.header.stamp)] = labels_to_array(msg)
     return truths

@@ -1,0 +1,88 @@
+"""Start the SwiftNet segmentation node with its YAML configuration.
+
+    ros2 launch swiftnet_ros segment.launch.py image_topic:=/camera/image_raw
+    ros2 launch swiftnet_ros segment.launch.py weights:=/path/model.engine precision:=fp16 namespace:=front
+
+``image_topic`` remaps the node's relative ``image`` input and ``image/compressed`` (as
+image_transport names it: ``<image_topic>/compressed``); ``input_transport`` in the config picks
+which one the node subscribes. ``weights``, ``backend`` and ``precision`` override the config only
+when given. A relative ``weights`` path is looked up in the package's share directory first, so
+``weights:=demo/swiftnet_demo.pt`` finds the bundled demo checkpoint.
+"""
+
+import os
+from typing import List
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.launch_context import LaunchContext
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = "swiftnet_ros"
+EXECUTABLE = "segmentation_node"
+NODE_NAME = "segmentation_node"  # the section name in config/segment.yaml
+# Launch arguments that override the config file only when not empty.
+OVERRIDES = ("weights", "backend", "precision")
+
+
+def _parse_bool(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ValueError("launch argument {}:={!r}: expected true or false".format(name, text))
+    return value in ("true", "1")
+
+
+def _segmentation_node(context: LaunchContext) -> List[Node]:
+    share = get_package_share_directory(PACKAGE)
+    overrides = {}
+    for name in OVERRIDES:
+        value = LaunchConfiguration(name).perform(context).strip()
+        if value:
+            overrides[name] = value
+    weights = overrides.get("weights")
+    if weights and not os.path.isabs(weights) and os.path.exists(os.path.join(share, weights)):
+        overrides["weights"] = os.path.join(share, weights)
+    use_sim_time = LaunchConfiguration("use_sim_time").perform(context)
+    overrides["use_sim_time"] = _parse_bool("use_sim_time", use_sim_time)
+
+    config = LaunchConfiguration("config").perform(context)
+    if not os.path.isfile(config):
+        raise FileNotFoundError("launch argument config:={}: no such file (expected a YAML parameter file)"
+                                .format(config))
+    image_topic = LaunchConfiguration("image_topic").perform(context).rstrip("/")
+    if not image_topic:
+        raise ValueError("launch argument image_topic is empty: expected a topic such as /camera/image_raw")
+    return [
+        Node(
+            package=PACKAGE,
+            executable=EXECUTABLE,
+            name=NODE_NAME,
+            namespace=LaunchConfiguration("namespace"),
+            parameters=[config, overrides],
+            remappings=[("image", image_topic), ("image/compressed", image_topic + "/compressed")],
+            output="screen",
+            emulate_tty=True,
+        )
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = get_package_share_directory(PACKAGE)
+    return LaunchDescription([
+        DeclareLaunchArgument("config", default_value=os.path.join(share, "config", "segment.yaml"),
+                              description="YAML parameter file of the node"),
+        DeclareLaunchArgument("weights", default_value="",
+                              description="checkpoint (.pt), .onnx, .engine or preset; empty: from config"),
+        DeclareLaunchArgument("backend", default_value="",
+                              description="auto | torch | onnxruntime | tensorrt; empty: from config"),
+        DeclareLaunchArgument("precision", default_value="", description="fp32 | fp16; empty: from config"),
+        DeclareLaunchArgument("image_topic", default_value="/camera/image_raw",
+                              description="camera topic (and <image_topic>/compressed)"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="namespace of the node and all its (relative) topics"),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="use /clock (e.g. from `swiftnet-ros play-bag --clock`)"),
+        OpaqueFunction(function=_segmentation_node),
+    ])

@@ -1,0 +1,170 @@
+"""launch/segment.launch.py and config/segment.yaml, checked statically.
+
+``launch`` / ``launch_ros`` are not installable here, so the launch file is parsed (ast) rather
+than run; test/test_segment_launch.py runs it on a ROS 2 install, and test/test_bag_playback.py runs
+the same scenario here with separate processes.
+"""
+
+import ast
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from swiftnet_ros.ros import params
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAUNCH = os.path.join(ROOT, "launch", "segment.launch.py")
+CONFIG = os.path.join(ROOT, "config", "segment.yaml")
+ARGUMENTS = {"config", "weights", "backend", "precision", "image_topic", "namespace", "use_sim_time"}
+
+
+@pytest.fixture(scope="module")
+def tree():
+    with open(LAUNCH) as f:
+        return ast.parse(f.read(), LAUNCH)
+
+
+def _constants(tree):
+    """Module-level NAME = <literal> assignments."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return found
+
+
+def _calls(tree, name):
+    def called(node):
+        func = node.func
+        return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and called(n) == name]
+
+
+def _value(node, constants):
+    if isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
+    return ast.literal_eval(node)
+
+
+def _keyword(call, name):
+    matches = [k.value for k in call.keywords if k.arg == name]
+    assert matches, "{}(...) has no {}=".format(ast.unparse(call.func), name)
+    return matches[0]
+
+
+def _used_arguments(tree):
+    """Names read with LaunchConfiguration(...), also inside `for name in CONSTANT_TUPLE:` loops."""
+    constants = _constants(tree)
+    loop_values = {}
+    for loop in ast.walk(tree):
+        if isinstance(loop, ast.For) and isinstance(loop.iter, ast.Name) and isinstance(loop.target,
+                                                                                        ast.Name):
+            for call in _calls(loop, "LaunchConfiguration"):
+                if isinstance(call.args[0], ast.Name) and call.args[0].id == loop.target.id:
+                    loop_values[id(call)] = list(constants[loop.iter.id])
+    used = []
+    for call in _calls(tree, "LaunchConfiguration"):
+        used.extend(loop_values.get(id(call)) or [ast.literal_eval(call.args[0])])
+    return used
+
+
+def _package_name():
+    return ET.parse(os.path.join(ROOT, "package.xml")).getroot().findtext("name")
+
+
+def test_node_action_starts_our_executable(tree):
+    constants = _constants(tree)
+    nodes = _calls(tree, "Node")
+    assert len(nodes) == 1
+    node = nodes[0]
+    assert _value(_keyword(node, "package"), constants) == _package_name() == "swiftnet_ros"
+    executable = _value(_keyword(node, "executable"), constants)
+    assert executable == "segmentation_node"
+    # `ros2 run` finds lib/<package>/<executable>: CMake installs scripts/<executable> there ...
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        cmake = f.read()
+    assert "install(PROGRAMS scripts/{} DESTINATION lib/${{PROJECT_NAME}})".format(executable) in cmake
+    script = os.path.join(ROOT, "scripts", executable)
+    assert os.access(script, os.X_OK)
+    assert "from swiftnet_ros.ros.node import main" in open(script).read()
+    # ... and pip installs the console script of the same name.
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        assert re.search(r'"{} = swiftnet_ros\.ros\.node:main"'.format(executable), f.read())
+
+
+def test_node_name_matches_the_config_section(tree):
+    constants = _constants(tree)
+    name = _value(_keyword(_calls(tree, "Node")[0], "name"), constants)
+    assert name == params.NODE_NAME
+    with open(CONFIG) as f:
+        assert list(yaml.safe_load(f)) == [name]
+
+
+def test_launch_arguments_are_declared_described_and_used(tree):
+    declared = {}
+    for call in _calls(tree, "DeclareLaunchArgument"):
+        declared[ast.literal_eval(call.args[0])] = call
+        assert ast.literal_eval(_keyword(call, "description"))
+        _keyword(call, "default_value")
+    assert set(declared) == ARGUMENTS
+    assert set(_used_arguments(tree)) == ARGUMENTS
+    assert ast.literal_eval(_keyword(declared["image_topic"], "default_value")) == "/camera/image_raw"
+    assert ast.literal_eval(_keyword(declared["use_sim_time"], "default_value")) == "false"
+
+
+def test_config_default_is_the_installed_segment_yaml(tree):
+    config = [c for c in _calls(tree, "DeclareLaunchArgument") if ast.literal_eval(c.args[0]) == "config"][0]
+    default = _keyword(config, "default_value")
+    assert ast.unparse(default) == "os.path.join(share, 'config', 'segment.yaml')"
+    assert "share = get_package_share_directory(PACKAGE)" in ast.unparse(tree)
+    assert os.path.isfile(CONFIG)
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        pattern = r"install\(DIRECTORY launch config demo DESTINATION share/\$\{PROJECT_NAME\}\)"
+        assert re.search(pattern, f.read())
+
+
+def test_image_topic_remaps_both_inputs(tree):
+    node = _calls(tree, "Node")[0]
+    remaps = _keyword(node, "remappings")
+    pairs = [(ast.literal_eval(t.elts[0]), ast.unparse(t.elts[1])) for t in remaps.elts]
+    assert pairs == [("image", "image_topic"), ("image/compressed", "image_topic + '/compressed'")]
+    source = ast.unparse(tree)
+    assert "image_topic = LaunchConfiguration('image_topic').perform(context).rstrip('/')" in source
+
+
+def test_overrides_and_parameters_are_node_parameters(tree):
+    constants = _constants(tree)
+    overrides = constants["OVERRIDES"]
+    assert set(overrides) == {"weights", "backend", "precision"}
+    assert set(overrides) <= set(params.parameter_names())
+    node = _calls(tree, "Node")[0]
+    assert ast.unparse(_keyword(node, "parameters")) == "[config, overrides]"
+    assert ast.unparse(_keyword(node, "namespace")) == "LaunchConfiguration('namespace')"
+
+
+def test_every_config_key_is_declared_by_the_node():
+    with open(CONFIG) as f:
+        document = yaml.safe_load(f)
+    keys = set(document[params.NODE_NAME]["ros__parameters"])
+    assert keys <= set(params.parameter_names()), keys - set(params.parameter_names())
+    config = params.load_yaml(CONFIG)  # validates every value, too
+    for key in keys:
+        assert getattr(config, key) == document[params.NODE_NAME]["ros__parameters"][key]
+
+
+def test_launch_file_defines_generate_launch_description(tree):
+    compile(ast.unparse(tree), LAUNCH, "exec")
+    names = [f.name for f in tree.body if isinstance(f, ast.FunctionDef)]
+    assert "generate_launch_description" in names
+    function = [f for f in tree.body if getattr(f, "name", None) == "generate_launch_description"][0]
+    returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+    assert returns and isinstance(returns[0].value, ast.Call)
+    assert ast.unparse(returns[0].value.func) == "LaunchDescription"
+    assert [ast.unparse(c.func) for c in _calls(tree, "OpaqueFunction")] == ["OpaqueFunction"]

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .labels import VOID
+from .labels import VOID, get_label_set
+from .transforms import seeded_transform, to_tensors
 
 ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 7, 8, 10, 11, 13
 SCENE_CLASSES = (ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, SKY, PERSON, CAR)
@@ -574,8 +575,6 @@ class SyntheticDataset(Dataset):
             raise ValueError("SyntheticDataset needs num >= 1 scenes, got {}".format(num))
         self.num, self.seed, self.size, self.transform = int(num), int(seed), _check_size(size), transform
         self.epoch = 0
-        from .labels import get_label_set
-
         self.label_set = get_label_set("cityscapes")
 
     def set_epoch(self, epoch: int) -> None:
@@ -588,15 +587,8 @@ class SyntheticDataset(Dataset):
         if not 0 <= index < self.num:
             raise IndexError("index {} out of range for {} scenes".format(index, self.num))
         image, label = make_scene(self.seed + index, self.size)
-        if self.transform is not None:
-            image, label = self.transform(image, label, np.random.default_rng([self.seed, self.epoch, index]))
+        image, label = seeded_transform(self.transform, image, label, self.seed, self.epoch, index)
         return to_tensors(image, label)
-
-
-def to_tensors(image: np.ndarray, label: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(H, W, 3) uint8 RGB and (H, W) uint8 labels -> float 3 x H x W (0-255) and int64 H x W tensors."""
-    img = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
-    return img, torch.from_numpy(label.astype(np.int64))
 
 
 def _colour_bins(image: np.ndarray, bins: int) -> np.ndarray:

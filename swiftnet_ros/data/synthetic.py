@@ -577,7 +577,20 @@ class SyntheticDataset(Dataset):
         self.epoch = 0
         self.label_set = get_label_set("cityscapes")
 
+    @property
+    def class_names(self) -> List[str]:
+        return self.label_set.class_names
+
+    @property
+    def palette(self) -> np.ndarray:
+        return self.label_set.palette
+
+    @property
+    def num_classes(self) -> int:
+        return self.label_set.num_classes
+
     def set_epoch(self, epoch: int) -> None:
+        """Augmentations are seeded from (seed, epoch, index): call once per epoch."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

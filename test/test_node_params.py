@@ -51,9 +51,9 @@ def test_every_parameter_has_a_description_and_a_typed_default():
         ({"backend": "cuda"}, "backend = 'cuda'; expected one of: auto, torch, onnxruntime, tensorrt"),
         ({"precision": "int8"}, "precision = 'int8'; expected one of: fp32, fp16"),
         ({"overlay_alpha": 1.5}, "overlay_alpha = 1.5 is out of range; expected 0.0 to 1.0"),
-        ({"publish_color": "yes"}, "publish_color = 'yes' is a string; expected a bool"),
-        ({"warmup": 1.0}, "warmup = 1.0 is a float; expected a int"),
-        ({"warmup": True}, "warmup = True is a bool"),
+        ({"publish_color": "yes"}, "publish_color = 'yes' is of type string; expected type bool"),
+        ({"warmup": 1.0}, "warmup = 1.0 is of type float; expected type int"),
+        ({"warmup": True}, "warmup = True is of type bool"),
         ({"warmup": -1}, "warmup = -1 is out of range; expected 0 to 100"),
         ({"qos_depth": 0}, "qos_depth = 0 is out of range"),
         ({"device": "gpu"}, "device = 'gpu'; expected auto, cpu, cuda or cuda:N"),
@@ -134,7 +134,7 @@ def test_runtime_changes_only_for_safe_parameters():
         check_runtime_change("weights", "rn18", config)
     with pytest.raises(ConfigError, match="out of range"):
         check_runtime_change("overlay_alpha", 2.0, config)
-    with pytest.raises(ConfigError, match="is a string; expected a bool"):
+    with pytest.raises(ConfigError, match="is of type string; expected type bool"):
         check_runtime_change("publish_color", "false", config)
     with pytest.raises(ConfigError, match="unknown parameter 'colour'"):
         check_runtime_change("colour", True, config)

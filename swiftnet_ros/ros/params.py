@@ -115,7 +115,7 @@ def coerce(name: str, value: Any) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not expected:
-        raise ConfigError("parameter {} = {!r} is a {}; expected a {}".format(
+        raise ConfigError("parameter {} = {!r} is of type {}; expected type {}".format(
             name, value, _type_name(value), _type_name(info["default"])))
     return value
 

@@ -1,0 +1,388 @@
+"""segmentation_node: a thin rclpy adapter over swiftnet_ros.infer.Segmenter.
+
+Topics (relative, so a namespace moves them): subscribes ``image`` (sensor_msgs/Image) or
+``image/compressed``; publishes ``segmentation/labels`` (mono8), ``segmentation/color`` (rgb8),
+optionally ``segmentation/overlay`` (rgb8) and ``segmentation`` (SegmentationInfo), each with the
+input header; ``/diagnostics`` about once a second.
+
+The subscription callback only checks a frame's fields and puts it in a one-frame slot; a worker
+thread converts, segments and publishes, so callbacks never wait for the model and a camera
+faster than the model costs dropped (counted) frames, not latency.
+
+Run: ``segmentation_node --ros-args -p weights:=mnv2 -p input_size:=1024x512`` or
+``python -m swiftnet_ros.ros.node --ros-args --params-file config/segment.yaml``.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections import namedtuple
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import (
+    QoSDurabilityPolicy,
+    QoSHistoryPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+    qos_profile_sensor_data,
+    qos_profile_system_default,
+)
+from sensor_msgs.msg import CompressedImage, Image
+
+from swiftnet_ros.infer import visualize
+from swiftnet_ros.msg import SegmentationInfo
+from swiftnet_ros.ros import image_conversion as conversion
+from swiftnet_ros.ros.params import (
+    NODE_NAME,
+    ConfigError,
+    NodeConfig,
+    check_runtime_change,
+    load_palette,
+    parameter_info,
+    parameter_names,
+    resolve_weights,
+)
+from swiftnet_ros.ros.pipeline import FrameSlot, NodeStats, Throttle
+
+try:  # rclpy >= Humble raises this from spin() when a signal shuts the context down
+    from rclpy.executors import ExternalShutdownException
+except ImportError:  # pragma: no cover - Foxy
+    ExternalShutdownException = KeyboardInterrupt
+
+# Parameters that rclpy itself declares or accepts; they are not ours to reject.
+ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+ROS_OWN_PREFIXES = ("qos_overrides.",)
+
+# one frame waiting for the worker: the message, when it arrived (monotonic s), raw or compressed
+Frame = namedtuple("Frame", "msg received compressed")
+
+
+def make_qos(name: str, depth: int) -> QoSProfile:
+    """The QoS profile for a ``input_qos`` / ``output_qos`` value (see params.QOS_CHOICES)."""
+    if name == "sensor_data":
+        profile = QoSProfile(depth=depth)
+        profile.reliability = qos_profile_sensor_data.reliability
+        profile.durability = qos_profile_sensor_data.durability
+        return profile
+    if name == "system_default":
+        profile = QoSProfile(depth=depth)
+        profile.reliability = qos_profile_system_default.reliability
+        profile.durability = qos_profile_system_default.durability
+        return profile
+    reliability = {"reliable": QoSReliabilityPolicy.RELIABLE, "best_effort": QoSReliabilityPolicy.BEST_EFFORT}
+    if name not in reliability:
+        raise ConfigError("QoS {!r}; expected one of: sensor_data, reliable, best_effort, system_default"
+                          .format(name))
+    return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability[name],
+                      durability=QoSDurabilityPolicy.VOLATILE)
+
+
+def descriptor_for(name: str) -> ParameterDescriptor:
+    """A ROS parameter descriptor from params.NodeConfig: description, allowed values, range."""
+    info = parameter_info(name)
+    text = "{} ({}{})".format(info["description"], info["type"],
+                              "" if info["runtime"] else ", start-up only")
+    descriptor = ParameterDescriptor(name=name, description=text, dynamic_typing=True)
+    if info["choices"]:
+        descriptor.additional_constraints = "one of: {}".format(", ".join(info["choices"]))
+    if info["low"] is not None and info["type"] == "float":
+        descriptor.floating_point_range = [FloatingPointRange(from_value=float(info["low"]),
+                                                              to_value=float(info["high"]), step=0.0)]
+    elif info["low"] is not None and info["type"] == "int":
+        descriptor.integer_range = [IntegerRange(from_value=int(info["low"]), to_value=int(info["high"]),
+                                                 step=1)]
+    return descriptor
+
+
+def _fill(msg: Any, fields: Dict[str, Any], header: Any) -> Any:
+    conversion.fill_image(msg, fields)
+    msg.header = header
+    return msg
+
+
+class SegmentationNode(Node):
+    """Image in, labels / colours / overlay / summary out; see the module docstring."""
+
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        self._check_overrides()
+        for name in parameter_names():
+            self.declare_parameter(name, parameter_info(name)["default"], descriptor_for(name))
+        values = {name: self.get_parameter(name).value for name in parameter_names()}
+        self.config = NodeConfig.from_dict(values, source="parameters")
+        self._bad_frames = Throttle(self.config.error_log_period)
+        self._failures = Throttle(self.config.error_log_period)
+        self.stats = NodeStats()
+        self._slot = FrameSlot()
+        self._stopping = threading.Event()
+        self.segmenter = self._load_segmenter()
+        palette = load_palette(self.config.palette, self.segmenter.num_classes)
+        self.palette = self.segmenter.palette if palette is None else palette
+        self._color_table = visualize.lookup_table(self.palette)
+
+        out_qos = make_qos(self.config.output_qos, self.config.qos_depth)
+        self._labels_pub = self.create_publisher(Image, "segmentation/labels", out_qos)
+        self._color_pub = self.create_publisher(Image, "segmentation/color", out_qos)
+        self._overlay_pub = self.create_publisher(Image, "segmentation/overlay", out_qos)
+        self._info_pub = self.create_publisher(SegmentationInfo, "segmentation", out_qos)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        in_qos = make_qos(self.config.input_qos, self.config.qos_depth)
+        if self.config.input_transport == "compressed":
+            self._sub = self.create_subscription(CompressedImage, "image/compressed", self._on_compressed,
+                                                 in_qos)
+        else:
+            self._sub = self.create_subscription(Image, "image", self._on_image, in_qos)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._diag_timer = self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info("ready: {} -> {}; subscribed to {} ({}, {} QoS)".format(
+            self.segmenter.describe(), self._sub.topic_name.rsplit("/", 1)[0] + "/segmentation",
+            self._sub.topic_name, self.config.input_transport, self.config.input_qos))
+
+    # ------------------------------------------------------------------ start-up
+    def _check_overrides(self) -> None:
+        """Validate the -p / params-file values before declaring, so every mistake gets our clear message.
+
+        A value for a parameter we do not have is an error too, not silently ignored.
+        """
+        overrides = getattr(self, "_parameter_overrides", {})  # rclpy keeps them here (Foxy..Kilted)
+        ours = {name: p.value for name, p in overrides.items()
+                if name not in ROS_OWN_PARAMETERS and not name.startswith(ROS_OWN_PREFIXES)}
+        NodeConfig.from_dict(ours, source="ROS parameters (-p / --params-file)")
+
+    def _load_segmenter(self) -> Any:
+        from swiftnet_ros.infer import Segmenter
+
+        config = self.config
+        weights = resolve_weights(config.weights)
+        log = self.get_logger()
+        engine = config.backend == "tensorrt" or weights.lower().endswith((".engine", ".plan", ".trt"))
+        if engine:
+            log.info("loading {} with TensorRT: building an engine for a new model, size or precision takes "
+                     "minutes (on a Jetson TX2 up to ~10); cached engines load in seconds".format(weights))
+        else:
+            log.info("loading {} (backend {}, {}, device {})".format(
+                weights, config.backend, config.precision, config.device))
+        start = time.monotonic()
+        segmenter = Segmenter(weights, backend=config.backend, precision=config.precision,
+                              device=config.device, input_size=config.input_hw(),
+                              output_size=config.output_size, warmup=config.warmup,
+                              engine_cache_dir=config.engine_cache_dir or None,
+                              force_engine_rebuild=config.force_engine_rebuild)
+        log.info("model ready in {:.1f} s{}: {}".format(
+            time.monotonic() - start, " (TensorRT engine built or loaded)" if engine else "",
+            segmenter.describe()))
+        return segmenter
+
+    # ------------------------------------------------------------------ callbacks (executor thread)
+    def _on_image(self, msg: Image) -> None:
+        now = time.monotonic()
+        self.stats.frame_received(now)
+        try:
+            conversion.check_image(msg.encoding, msg.height, msg.width, msg.step, len(msg.data),
+                                   msg.is_bigendian)
+        except conversion.ImageConversionError as exc:
+            self._bad_frame(now, exc)
+            return
+        self._slot.put(Frame(msg, now, False))
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        now = time.monotonic()
+        self.stats.frame_received(now)
+        try:
+            conversion.check_compressed(msg.format, msg.data)
+        except conversion.ImageConversionError as exc:
+            self._bad_frame(now, exc)
+            return
+        self._slot.put(Frame(msg, now, True))
+
+    def _bad_frame(self, now: float, exc: Exception) -> None:
+        self.stats.frame_malformed()
+        log_now, held = self._bad_frames.ready(now)
+        if log_now:
+            more = " ({} more bad frames since the last message)".format(held) if held else ""
+            self.get_logger().warning("skipped a bad frame: {}{}".format(exc, more))
+
+    def _on_set_parameters(self, parameters: List[Any]) -> SetParametersResult:
+        config = self.config
+        for parameter in parameters:
+            if parameter.name not in parameter_names():
+                continue
+            try:
+                config = check_runtime_change(parameter.name, parameter.value, config)
+            except ConfigError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        self.config = config
+        self._bad_frames.period = self._failures.period = config.error_log_period
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ worker thread
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            frame = self._slot.take(timeout=0.2)
+            if frame is None or self._stopping.is_set():
+                continue
+            try:
+                self._process(frame)
+            except conversion.ImageConversionError as exc:
+                self._bad_frame(time.monotonic(), exc)
+            except Exception as exc:  # a failing frame must not stop the node
+                if self._stopping.is_set():
+                    return
+                self.stats.frame_failed()
+                log_now, held = self._failures.ready(time.monotonic())
+                if log_now:
+                    more = " ({} more failures since the last message)".format(held) if held else ""
+                    self.get_logger().error("segmentation failed: {}: {}{}".format(
+                        type(exc).__name__, " ".join(str(exc).split()), more))
+
+    def _process(self, frame: Frame) -> None:
+        msg = frame.msg
+        config = self.config  # one consistent set of run-time parameters per frame
+        t0 = time.perf_counter()
+        if frame.compressed:
+            image = conversion.compressed_to_rgb(msg.format, msg.data)
+        else:
+            image = conversion.image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data,
+                                            msg.is_bigendian)
+        t1 = time.perf_counter()
+        result = self.segmenter.segment(image)
+        t2 = time.perf_counter()
+        labels = result.labels
+        if self._stopping.is_set():
+            return
+        header = msg.header
+        self._labels_pub.publish(_fill(Image(), conversion.mono8_fields(labels), header))
+        colorize_ms = 0.0
+        if config.publish_color and self._color_pub.get_subscription_count() > 0:
+            c0 = time.perf_counter()
+            color = self._color_table[labels]
+            colorize_ms += (time.perf_counter() - c0) * 1e3
+            self._color_pub.publish(_fill(Image(), conversion.rgb_to_image_fields(color), header))
+        if config.publish_overlay and self._overlay_pub.get_subscription_count() > 0:
+            c0 = time.perf_counter()
+            base = image if image.shape[:2] == labels.shape else _resize(image, labels.shape)
+            blended = visualize.overlay(base, labels, self.palette, config.overlay_alpha)
+            colorize_ms += (time.perf_counter() - c0) * 1e3
+            self._overlay_pub.publish(_fill(Image(), conversion.rgb_to_image_fields(blended), header))
+        total_ms = (time.monotonic() - frame.received) * 1e3
+        info = SegmentationInfo(model=self.segmenter.model_name, backend=self.segmenter.backend_name,
+                                precision=self.segmenter.precision, height=labels.shape[0],
+                                width=labels.shape[1])
+        info.header = header
+        info.class_names = list(self.segmenter.class_names)
+        info.class_fractions = visualize.class_fractions(labels, self.segmenter.num_classes).tolist()
+        info.inference_ms = float(result.timings.get("total", (t2 - t1) * 1e3))
+        info.total_ms = float(total_ms)
+        info.dropped_frames = self._slot.dropped
+        self._info_pub.publish(info)
+        t4 = time.perf_counter()
+        conversion_ms, inference_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        publish_ms = (t4 - t2) * 1e3 - colorize_ms
+        self.stats.frame_published(time.monotonic(), {
+            "conversion": conversion_ms, "inference": inference_ms, "colorize": colorize_ms,
+            "publish": publish_ms, "overhead": conversion_ms + (t4 - t2) * 1e3, "total": total_ms})
+
+    # ------------------------------------------------------------------ diagnostics (executor thread)
+    def diagnostics(self) -> DiagnosticArray:
+        figures = self.stats.snapshot(time.monotonic(), self._slot.dropped)
+        status = DiagnosticStatus(name="{}: segmentation".format(self.get_fully_qualified_name()),
+                                  hardware_id=str(self.segmenter.device))
+        if figures["inference_errors"]:
+            status.level = DiagnosticStatus.ERROR
+        elif figures["frames_received"] and not figures["frames_published"]:
+            status.level = DiagnosticStatus.WARN
+        else:
+            status.level = DiagnosticStatus.OK
+        status.message = "{:.1f} Hz in, {:.1f} Hz out, latency p50 {:.0f} ms p95 {:.0f} ms, {} dropped, " \
+                         "{} malformed".format(figures["input_rate_hz"], figures["output_rate_hz"],
+                                               figures["total_ms_p50"], figures["total_ms_p95"],
+                                               figures["frames_dropped"], figures["frames_malformed"])
+        values = [("backend", self.segmenter.backend_name), ("precision", self.segmenter.precision),
+                  ("model", self.segmenter.model_name), ("device", str(self.segmenter.device)),
+                  ("input_size", "native" if self.segmenter.input_size is None else
+                   "{}x{}".format(self.segmenter.input_size[1], self.segmenter.input_size[0]))]
+        for key, value in figures.items():
+            text = "{:.2f}".format(value) if isinstance(value, float) else str(value)
+            values.append((key.replace("total_ms", "latency_ms"), text))
+        status.values = [KeyValue(key=key, value=value) for key, value in values]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        return array
+
+    def _publish_diagnostics(self) -> None:
+        self._diag_pub.publish(self.diagnostics())
+
+    # ------------------------------------------------------------------ shutdown
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Stop the worker; True if it finished within ``timeout`` seconds (it may be mid-inference)."""
+        self._stopping.set()
+        self._slot.close()
+        self._worker.join(timeout)
+        return not self._worker.is_alive()
+
+
+def _resize(image: np.ndarray, shape: Any) -> np.ndarray:
+    import cv2
+
+    size = (int(shape[1]), int(shape[0]))
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (ConfigError, FileNotFoundError, ValueError)):
+        return text
+    return "{}: {}".format(type(exc).__name__, text)
+
+
+def _install_sigterm_handler() -> None:
+    """Older rclpy (Foxy) handles only SIGINT; make SIGTERM stop spin() the same way there."""
+    if hasattr(rclpy, "signals") and hasattr(rclpy.signals, "SignalHandlerOptions"):
+        return  # Humble and newer: rclpy handles SIGINT and SIGTERM itself
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the node until SIGINT/SIGTERM; a bad start-up configuration is one error line and exit code 2."""
+    rclpy.init(args=sys.argv if argv is None else argv)
+    _install_sigterm_handler()
+    try:
+        node = SegmentationNode()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        rclpy.try_shutdown()
+        return 0
+    except Exception as exc:  # start-up failure: one clear line, no traceback wall
+        get_logger(NODE_NAME).fatal("cannot start: {}".format(_one_line(exc)))
+        if os.environ.get("SWIFTNET_ROS_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        rclpy.try_shutdown()
+        return 2 if isinstance(exc, ConfigError) else 1
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node.stop():
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

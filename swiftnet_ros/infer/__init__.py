@@ -1,0 +1,8 @@
+"""Inference: one Segmenter over PyTorch, ONNX Runtime and TensorRT backends; ONNX export; benchmarks.
+
+``from swiftnet_ros.infer import Segmenter, SegmentationResult``. No ROS imports here.
+"""
+
+from swiftnet_ros.infer.segmenter import SegmentationResult, Segmenter
+
+__all__ = ["Segmenter", "SegmentationResult"]

@@ -1,0 +1,96 @@
+"""What every inference backend provides, and the argument checks they share.
+
+A backend takes a batch of RGB images (N x 3 x H x W float32, values 0-255, already on the
+backend's torch device) and returns class scores or labels on that same device, so that the
+argmax runs where the model ran and only the small uint8 label map crosses to the host.
+"""
+
+from typing import Optional, Tuple
+
+import torch
+
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+PRECISIONS = ("fp32", "fp16")
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn "auto" | "cpu" | "cuda" | "cuda:N" into a torch.device, refusing CUDA where there is none."""
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError("device must be a string such as 'auto', 'cpu' or 'cuda:0', got {!r}".format(device))
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(name)
+    except RuntimeError:
+        raise ValueError("unknown device {!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+                         .format(name)) from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError("unsupported device {!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'".format(name))
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device {!r} requested but CUDA is not available here; use device='cpu'"
+                         .format(name))
+    return resolved
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """fp16 is a CUDA feature here: CPU half-precision convolutions are slow or missing in PyTorch."""
+    if precision not in PRECISIONS:
+        raise ValueError("unknown precision {!r}; expected one of {}"
+                         .format(precision, ", ".join(PRECISIONS)))
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision 'fp16' needs a CUDA device, got device {!r}; use precision='fp32' on CPU"
+                         .format(str(device)))
+    return precision
+
+
+def check_batch(x: torch.Tensor, device: torch.device) -> None:
+    """Backends take N x 3 x H x W float32 RGB on their own device; anything else is a caller bug."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError("expected a torch.Tensor batch, got {}".format(type(x).__name__))
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError("expected a batch of shape N x 3 x H x W, got {}".format(tuple(x.shape)))
+    if x.dtype != torch.float32:
+        raise ValueError("expected a float32 batch (RGB 0-255), got {}".format(x.dtype))
+    if x.device.type != device.type:
+        raise ValueError("batch is on {} but the backend runs on {}".format(x.device, device))
+
+
+class Backend:
+    """Base class: subclasses set the attributes and implement ``logits`` (and may override ``labels``).
+
+    Attributes:
+        name: "torch" | "onnxruntime" | "tensorrt".
+        device: the torch device the inputs and outputs live on.
+        precision: "fp32" | "fp16".
+        fixed_size: (H, W) the backend requires (ONNX / engines have static shapes), or None for any.
+        num_classes: number of output classes.
+        outputs_labels: True when the graph itself ends in an argmax (no scores available).
+    """
+
+    name = "base"
+
+    def __init__(self, device: torch.device, precision: str, num_classes: int,
+                 fixed_size: Optional[Tuple[int, int]] = None, outputs_labels: bool = False) -> None:
+        self.device = device
+        self.precision = precision
+        self.num_classes = num_classes
+        self.fixed_size = fixed_size
+        self.outputs_labels = outputs_labels
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W float32 RGB -> N x C x H x W float class scores on ``self.device``."""
+        raise NotImplementedError
+
+    def labels(self, x: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W float32 RGB -> N x H x W uint8 labels on ``self.device`` (argmax there)."""
+        return self.logits(x).argmax(1).to(torch.uint8)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        check_batch(x, self.device)
+        if self.fixed_size is not None and tuple(x.shape[2:]) != tuple(self.fixed_size):
+            raise ValueError("the {} backend was built for input size {}x{} (HxW), got {}x{}".format(
+                self.name, self.fixed_size[0], self.fixed_size[1], x.shape[2], x.shape[3]))
+
+    def describe(self) -> str:
+        return "{} {} on {}".format(self.name, self.precision, self.device)

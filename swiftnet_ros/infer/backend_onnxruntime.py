@@ -1,0 +1,152 @@
+"""ONNX Runtime backend: CPU here; the CUDA and TensorRT execution providers when they are available.
+
+Inputs and outputs are bound with I/O binding straight to torch tensors on the backend's device,
+so nothing is copied through numpy and the argmax runs on the device that ran the model.
+"""
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from swiftnet_ros.infer.backend import Backend, check_precision
+
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+
+_ONNX_TO_TORCH = {
+    "tensor(float)": torch.float32,
+    "tensor(float16)": torch.float16,
+    "tensor(int64)": torch.int64,
+    "tensor(int32)": torch.int32,
+    "tensor(uint8)": torch.uint8,
+}
+_TORCH_TO_NUMPY = {torch.float32: np.float32, torch.float16: np.float16, torch.int64: np.int64,
+                   torch.int32: np.int32, torch.uint8: np.uint8}
+
+
+def select_providers(available: Sequence[str], device: torch.device) -> List[str]:
+    """Execution providers to ask for, best first: TensorRT, CUDA, then CPU as the fallback for odd ops."""
+    if device.type == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in available:
+        raise ValueError("device {!r} needs onnxruntime's CUDAExecutionProvider, but this onnxruntime has "
+                         "only {}; install onnxruntime-gpu or use device='cpu'"
+                         .format(str(device), list(available)))
+    wanted = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    return [p for p in wanted if p in available]
+
+
+def _provider_options(providers: List[str], device: torch.device) -> List[dict]:
+    index = device.index or 0
+    options = []
+    for p in providers:
+        gpu = p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+        options.append({"device_id": index} if gpu else {})
+    return options
+
+
+def _static_shape(shape: Sequence[object]) -> Optional[Tuple[int, ...]]:
+    """The shape if every dimension is a fixed integer, else None (dynamic axes)."""
+    if all(isinstance(d, int) and d > 0 for d in shape):
+        return tuple(int(d) for d in shape)
+    return None
+
+
+class OnnxRuntimeBackend(Backend):
+    """Runs an ONNX model (path or bytes) with onnxruntime; ``threads``: intra-op threads (None: all)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model: object, device: torch.device, precision: str = "fp32",
+                 threads: Optional[int] = None, optimization: str = "all",
+                 providers: Optional[List[str]] = None) -> None:
+        import onnxruntime as ort
+
+        check_precision(precision, device)
+        if optimization not in OPTIMIZATION_LEVELS:
+            raise ValueError("unknown optimization level {!r}; expected one of {}".format(
+                optimization, ", ".join(OPTIMIZATION_LEVELS)))
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError("threads must be a positive integer or None, got {!r}".format(threads))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[optimization]
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if providers is None:
+            providers = select_providers(ort.get_available_providers(), device)
+        source = model if isinstance(model, str) else bytes(model)
+        session = ort.InferenceSession(source, sess_options=options, providers=providers,
+                                       provider_options=_provider_options(providers, device))
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ValueError("expected an ONNX model with one input and one output, got {} and {}".format(
+                len(inputs), len(outputs)))
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        self.input_dtype = _ONNX_TO_TORCH.get(inputs[0].type)
+        self.output_dtype = _ONNX_TO_TORCH.get(outputs[0].type)
+        if self.input_dtype not in (torch.float32, torch.float16) or self.output_dtype is None:
+            raise ValueError("unsupported ONNX input/output types {} / {}"
+                             .format(inputs[0].type, outputs[0].type))
+        model_precision = "fp16" if self.input_dtype == torch.float16 else "fp32"
+        if model_precision != precision:
+            raise ValueError("the ONNX model takes {} input but precision {!r} was requested; export it "
+                             "with{} --fp16".format(model_precision, precision,
+                                                    "" if precision == "fp16" else "out"))
+        in_shape = _static_shape(inputs[0].shape)
+        self.out_shape = _static_shape(outputs[0].shape)
+        outputs_labels = self.output_dtype in (torch.int64, torch.int32, torch.uint8)
+        if outputs_labels:
+            num_classes = -1
+        else:
+            channels = outputs[0].shape[1] if len(outputs[0].shape) == 4 else None
+            num_classes = channels if isinstance(channels, int) else -1
+        fixed = (in_shape[2], in_shape[3]) if in_shape is not None else None
+        super().__init__(device, precision, num_classes, fixed_size=fixed, outputs_labels=outputs_labels)
+        self.session = session
+        self.providers = session.get_providers()
+        self.metadata = dict(session.get_modelmeta().custom_metadata_map)
+        self._binding = session.io_binding() if in_shape is not None and self.out_shape is not None else None
+        self._out = None  # type: Optional[torch.Tensor]
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = x.to(self.input_dtype).contiguous()
+        if self._binding is None or x.shape[0] != 1:
+            feed = {self.input_name: x.cpu().numpy()}
+            return torch.from_numpy(self.session.run([self.output_name], feed)[0]).to(self.device)
+        device_type = "cuda" if self.device.type == "cuda" else "cpu"
+        device_id = self.device.index or 0
+        if self._out is None:
+            self._out = torch.empty(self.out_shape, dtype=self.output_dtype, device=self.device)
+        binding = self._binding
+        binding.bind_input(self.input_name, device_type, device_id, _TORCH_TO_NUMPY[self.input_dtype],
+                           list(x.shape), x.data_ptr())
+        binding.bind_output(self.output_name, device_type, device_id, _TORCH_TO_NUMPY[self.output_dtype],
+                            list(self._out.shape), self._out.data_ptr())
+        if self.device.type == "cuda":
+            # ORT runs on its own stream: the input must be written before it reads it
+            torch.cuda.current_stream(self.device).synchronize()
+        self.session.run_with_iobinding(binding)
+        return self._out
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.outputs_labels:
+            raise ValueError("this ONNX model ends in an argmax (exported with --argmax in_graph): it has no "
+                             "class scores for multi-scale or ensemble inference")
+        return self._run(x).float().clone()  # the bound output buffer is reused by the next call
+
+    def labels(self, x: torch.Tensor) -> torch.Tensor:
+        out = self._run(x)
+        if self.outputs_labels:
+            return out.to(torch.uint8)
+        return out.argmax(1).to(torch.uint8)
+
+    def describe(self) -> str:
+        return "onnxruntime {} ({})".format(self.precision, ", ".join(self.providers))

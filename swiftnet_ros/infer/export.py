@@ -1,0 +1,112 @@
+"""Export SwiftNet to a self-describing ONNX file (static 1 x 3 x H x W input, RGB 0-255).
+
+Opset 13 is the default because TensorRT 8.2 (JetPack 4.6, Jetson TX2) supports no newer one.
+The torch >= 2.5 default exporter (dynamo) needs onnxscript and emits newer opsets, so the
+TorchScript exporter is asked for explicitly where ``torch.onnx.export`` has a ``dynamo`` switch.
+``argmax="in_graph"`` ends the graph in ArgMax -> int32 labels (1 x H x W); "host" outputs
+float logits (1 x C x H x W) and leaves the argmax to the runtime (TensorRT 7/8 on Jetson had
+trouble with ArgMax, hence the choice).
+"""
+
+import copy
+import inspect
+import io
+import warnings
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from swiftnet_ros.infer.files import write_bytes_atomic
+from swiftnet_ros.infer.metadata import encode_metadata
+
+ARGMAX_MODES = ("host", "in_graph")
+MIN_OPSET = 11
+
+
+class _ExportWrapper(nn.Module):
+    def __init__(self, model: nn.Module, argmax: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.argmax = argmax
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)
+        if self.argmax:
+            return logits.argmax(1).to(torch.int32)
+        return logits
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """"1024x512" (WIDTHxHEIGHT, the paper's and the CLI's convention) -> (height, width) = (512, 1024)."""
+    parts = str(text).lower().split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError("size {!r}: expected WIDTHxHEIGHT such as 1024x512".format(text)) from None
+    if width < 1 or height < 1:
+        raise ValueError("size {!r}: width and height must be positive".format(text))
+    return height, width
+
+
+def check_input_size(input_size: Sequence[int]) -> Tuple[int, int]:
+    try:
+        height, width = (int(v) for v in input_size)
+    except (TypeError, ValueError):
+        raise ValueError("input_size must be (height, width), got {!r}".format(input_size)) from None
+    if height < 1 or width < 1:
+        raise ValueError("input_size must be positive (height, width), got {!r}".format(tuple(input_size)))
+    return height, width
+
+
+def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[str], palette: object,
+                path: Optional[str] = None, opset: int = 13, fp16: bool = False, argmax: str = "host",
+                model_name: Optional[str] = None) -> bytes:
+    """Export ``model`` at input_size = (height, width); returns the ONNX bytes and writes them to ``path``.
+
+    The graph is checked with onnx.checker and carries class names, palette, input size, upsample
+    mode, output kind, precision and the model config as metadata. ``path`` is written to a
+    temporary file and renamed, so an interrupted export leaves nothing behind.
+    """
+    import onnx
+
+    height, width = check_input_size(input_size)
+    if argmax not in ARGMAX_MODES:
+        raise ValueError("argmax {!r}: expected one of {}".format(argmax, ", ".join(ARGMAX_MODES)))
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ValueError("opset {!r}: expected an integer >= {} (13 for TensorRT 8.2)"
+                         .format(opset, MIN_OPSET))
+    config = getattr(model, "config", None)
+    if config is None:
+        raise ValueError("expected a SwiftNet model with a .config, got {}".format(type(model).__name__))
+    palette_list = np.asarray(palette).astype(int).tolist()
+    device = torch.device("cuda" if fp16 and torch.cuda.is_available() else "cpu")
+    dtype = torch.float16 if fp16 else torch.float32
+    module = _ExportWrapper(copy.deepcopy(model).eval().to(device=device, dtype=dtype), argmax == "in_graph")
+    generator = torch.Generator().manual_seed(0)
+    dummy = (torch.rand(1, 3, height, width, generator=generator) * 255).to(device=device, dtype=dtype)
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    output_name = "labels" if argmax == "in_graph" else "logits"
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation warnings say nothing actionable here
+        with torch.no_grad():
+            torch.onnx.export(module, (dummy,), buffer, opset_version=opset, input_names=["image"],
+                              output_names=[output_name], do_constant_folding=True, **kwargs)
+    proto = onnx.load_from_string(buffer.getvalue())
+    props = encode_metadata(model_name or config.name, class_names, palette_list, (height, width),
+                            config.upsample, "labels" if argmax == "in_graph" else "logits",
+                            "fp16" if fp16 else "fp32", config.to_dict())
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "swiftnet_ros"
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    if path is not None:
+        write_bytes_atomic(path, data)
+    return data

@@ -1,0 +1,312 @@
+"""Segmenter: image in, label map out, through any backend (preprocess -> backend -> postprocess).
+
+The image is uploaded as uint8 (a quarter of the float bytes), converted and resized on the
+device; the backend's argmax runs on that device too, and only the uint8 label map comes back.
+Labels are resized to the input resolution with nearest-neighbour index gathering (no per-pixel
+Python, exact for any size).
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from swiftnet_ros.infer import visualize
+from swiftnet_ros.infer.backend import BACKENDS, Backend, check_precision, resolve_device
+from swiftnet_ros.infer.export import check_input_size
+from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
+
+LOG = logging.getLogger(__name__)
+
+OUTPUT_SIZES = ("input", "model")
+BACKEND_OPTIONS = {
+    "torch": ("fold_bn", "channels_last", "cudnn_benchmark", "cuda_graphs", "jit", "compile"),
+    "onnxruntime": ("threads", "optimization", "providers", "opset", "argmax"),
+    "tensorrt": ("workspace_mb", "timing_cache", "opset", "argmax"),
+}
+
+
+@dataclass
+class SegmentationResult:
+    """``labels``: (H, W) uint8 class ids, 255 = void; ``timings``: milliseconds per stage and "total"."""
+
+    labels: np.ndarray
+    timings: Dict[str, float] = field(default_factory=dict)
+
+
+def _onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose_backend(backend: str, kind: str, device: torch.device, onnxruntime_available: bool = True) -> str:
+    """The backend for ``backend`` ("auto" or a name) and a weights kind (preset/checkpoint/onnx/engine).
+
+    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> torch on CUDA
+    (fp16 + CUDA graphs need no build step) and onnxruntime on CPU (the fastest here, see the
+    README's CPU benchmark), or torch where onnxruntime is not installed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
+    if kind == "engine":
+        if backend not in ("auto", "tensorrt"):
+            raise ValueError("a TensorRT engine runs only with backend 'tensorrt', not {!r}".format(backend))
+        return "tensorrt"
+    if kind == "onnx":
+        if backend == "torch":
+            raise ValueError("backend 'torch' needs a checkpoint or a preset, not an ONNX file; use "
+                             "backend 'onnxruntime' or 'tensorrt'")
+        return "onnxruntime" if backend == "auto" else backend
+    if backend != "auto":
+        return backend
+    if device.type == "cpu" and onnxruntime_available:
+        return "onnxruntime"
+    return "torch"
+
+
+def check_image(image: Any) -> np.ndarray:
+    """An (H, W, 3) uint8 array, or a ValueError that says what was wrong."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError("expected an (H, W, 3) uint8 numpy image, got {}".format(type(image).__name__))
+    if image.dtype != np.uint8:
+        raise ValueError("expected a uint8 image, got dtype {}".format(image.dtype))
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError("expected an (H, W, 3) image, got shape {}".format(image.shape))
+    return image
+
+
+def image_to_batch(image: np.ndarray, rgb: bool, device: torch.device,
+                   size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+    """(H, W, 3) uint8 -> 1 x 3 x h x w float32 RGB on ``device``, bilinearly resized to size=(h, w)."""
+    pixels = torch.from_numpy(np.ascontiguousarray(check_image(image)))
+    if device.type == "cuda":
+        pixels = pixels.pin_memory().to(device, non_blocking=True)
+    x = pixels.permute(2, 0, 1).unsqueeze(0).float()
+    if not rgb:
+        x = x.flip(1)
+    if size is not None and tuple(x.shape[2:]) != tuple(size):
+        x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+    return x.contiguous()
+
+
+def resize_labels(labels: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Nearest-neighbour resize of N x h x w labels (any dtype) by gathering rows/cols floor(i * h / H)."""
+    h, w = int(labels.shape[-2]), int(labels.shape[-1])
+    height, width = int(size[0]), int(size[1])
+    if (h, w) == (height, width):
+        return labels
+    rows = torch.arange(height, device=labels.device) * h // height
+    cols = torch.arange(width, device=labels.device) * w // width
+    return labels.index_select(-2, rows).index_select(-1, cols)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Segmenter:
+    """One model behind one backend.
+
+    Args:
+        weights: a checkpoint path, an exported .onnx, a TensorRT .engine (with its .engine.json side
+            file), or a preset name (rn18, mnv2, ...: seeded random weights, for benchmarks).
+        backend: "auto" | "torch" | "onnxruntime" | "tensorrt" (see ``choose_backend``).
+        precision: "fp32" | "fp16" (fp16 needs CUDA).
+        device: "auto" | "cpu" | "cuda" | "cuda:N".
+        input_size: (height, width) the model runs at; None = each image's own size for torch, the
+            file's size for ONNX / engines, and the first image's size for onnxruntime / tensorrt
+            from a checkpoint (their graphs have static shapes).
+        output_size: "input" (labels at the image's resolution) or "model" (at input_size).
+        warmup: forward passes at construction (needs a known input size): CUDA graph capture,
+            cuDNN autotuning, tracing.
+        engine_cache_dir, force_engine_rebuild: the TensorRT engine cache (default
+            ~/.cache/swiftnet_ros/engines).
+        backend_options: backend-specific switches, e.g. torch: fold_bn, channels_last, cuda_graphs,
+            jit, compile, cudnn_benchmark; onnxruntime: threads, optimization, providers, argmax;
+            tensorrt: workspace_mb, timing_cache, argmax.
+    """
+
+    def __init__(self, weights: str, backend: str = "auto", precision: str = "fp32", device: str = "auto",
+                 input_size: Optional[Tuple[int, int]] = None, output_size: str = "input", warmup: int = 1,
+                 engine_cache_dir: Optional[str] = None, force_engine_rebuild: bool = False,
+                 backend_options: Optional[Dict[str, Any]] = None) -> None:
+        if backend not in BACKENDS:
+            raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
+        self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
+        if output_size not in OUTPUT_SIZES:
+            raise ValueError("output_size {!r}: expected one of {}"
+                             .format(output_size, ", ".join(OUTPUT_SIZES)))
+        if not isinstance(warmup, int) or warmup < 0:
+            raise ValueError("warmup must be a non-negative integer, got {!r}".format(warmup))
+        self.output_size = output_size
+        self.input_size = check_input_size(input_size) if input_size is not None else None
+        kind = weights_kind(weights)
+        self.backend_name = choose_backend(backend, kind, self.device, _onnxruntime_available())
+        options = dict(backend_options or {})
+        unknown = sorted(set(options) - set(BACKEND_OPTIONS[self.backend_name]))
+        if unknown:
+            raise ValueError("unknown {} backend option(s) {}; expected some of {}".format(
+                self.backend_name, ", ".join(unknown), ", ".join(BACKEND_OPTIONS[self.backend_name])))
+        if self.backend_name == "tensorrt":
+            from swiftnet_ros.infer.backend_tensorrt import import_tensorrt
+
+            import_tensorrt()  # fail now, not at the first image
+        self.weights = weights
+        self._engine_cache = (engine_cache_dir, force_engine_rebuild)
+        self._options = options
+        self._model = None
+        self._make_fixed = None  # type: Optional[Callable[[Tuple[int, int]], Backend]]
+        self.backend = None  # type: Optional[Backend]
+        if kind in ("preset", "checkpoint"):
+            model, meta = load_torch_weights(weights)
+            self._model = model
+        elif kind == "onnx":
+            from swiftnet_ros.infer.metadata import read_onnx_metadata
+
+            meta = read_onnx_metadata(weights)
+        else:
+            meta = self._engine_metadata(weights)
+        self.model_name = str(meta["model_name"])
+        self.class_names = list(meta["class_names"])  # type: List[str]
+        self.palette = as_palette(meta["palette"], len(self.class_names), weights)
+        self.num_classes = len(self.class_names)
+        if kind in ("onnx", "engine"):
+            self._set_fixed_size(tuple(meta["input_size"]))
+            if meta["precision"] != self.precision:
+                raise ValueError("{} was exported for {} but precision {!r} was requested".format(
+                    weights, meta["precision"], self.precision))
+        self._build(kind)
+        if self.input_size is not None:
+            self.warm_up(warmup)
+
+    # ------------------------------------------------------------------ construction
+    def _set_fixed_size(self, size: Tuple[int, int]) -> None:
+        if self.input_size is not None and tuple(self.input_size) != tuple(size):
+            raise ValueError("{} has a fixed input size of {}x{} (HxW); input_size {}x{} was requested"
+                             .format(self.weights, size[0], size[1], self.input_size[0], self.input_size[1]))
+        self.input_size = (int(size[0]), int(size[1]))
+
+    def _engine_metadata(self, path: str) -> dict:
+        import json
+        import os
+
+        from swiftnet_ros.infer.metadata import decode_metadata, engine_metadata_path
+
+        meta_path = engine_metadata_path(path)
+        if not os.path.isfile(meta_path):
+            raise FileNotFoundError("engine metadata {!r} not found; `swiftnet-ros build-engine` writes it "
+                                    "next to the engine".format(meta_path))
+        with open(meta_path) as f:
+            return decode_metadata(json.load(f), meta_path)
+
+    def _build(self, kind: str) -> None:
+        options = self._options
+        if self.backend_name == "torch":
+            from swiftnet_ros.infer.backend_torch import TorchBackend
+
+            torch_options = {"cuda_graphs": self.device.type == "cuda"}
+            torch_options.update(options)
+            self.backend = TorchBackend(self._model, self.device, self.precision, **torch_options)
+            return
+        export_options = {k: options.pop(k) for k in ("opset", "argmax") if k in options}
+        if kind == "onnx" and export_options:
+            raise ValueError("opset / argmax are export options; {} is already exported".format(self.weights))
+        if self.backend_name == "onnxruntime":
+            from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend
+
+            if kind == "onnx":
+                self.backend = OnnxRuntimeBackend(self.weights, self.device, self.precision, **options)
+                return
+
+            def make_onnxruntime(size: Tuple[int, int]) -> Backend:
+                onnx_bytes = self._export(size, **export_options)
+                return OnnxRuntimeBackend(onnx_bytes, self.device, self.precision, **options)
+
+            self._make_fixed = make_onnxruntime
+        else:
+            from swiftnet_ros.infer.backend_tensorrt import TensorRTBackend, engine_for_onnx
+
+            cache_dir, force = self._engine_cache
+            if kind == "engine":
+                with open(self.weights, "rb") as f:
+                    self.backend = TensorRTBackend(f.read(), self.device, self.precision)
+                return
+
+            def make_tensorrt(size: Tuple[int, int]) -> Backend:
+                if kind == "onnx":
+                    with open(self.weights, "rb") as f:
+                        onnx_bytes = f.read()
+                else:
+                    onnx_bytes = self._export(size, **export_options)
+                engine, path = engine_for_onnx(onnx_bytes, size, self.precision, self.device, cache_dir,
+                                               force, **options)
+                LOG.info("TensorRT engine %s", path)
+                return TensorRTBackend(engine, self.device, self.precision)
+
+            self._make_fixed = make_tensorrt
+        if self.input_size is not None:
+            self.backend = self._make_fixed(self.input_size)
+
+    def _export(self, size: Tuple[int, int], opset: int = 13, argmax: str = "host") -> bytes:
+        from swiftnet_ros.infer.export import export_onnx
+
+        return export_onnx(self._model, size, self.class_names, self.palette, opset=opset,
+                           fp16=self.precision == "fp16", argmax=argmax, model_name=self.model_name)
+
+    def _backend_for(self, size: Tuple[int, int]) -> Backend:
+        if self.backend is None:
+            LOG.info("%s backend: building for the first image's size %dx%d (HxW)", self.backend_name, *size)
+            self.input_size = (int(size[0]), int(size[1]))
+            self.backend = self._make_fixed(self.input_size)
+        return self.backend
+
+    def warm_up(self, runs: int = 1) -> None:
+        """Run ``runs`` forward passes on a blank image of the input size (needs a known input size)."""
+        if self.input_size is None:
+            raise ValueError("warm_up needs a known input size; pass input_size=(height, width)")
+        blank = np.zeros((self.input_size[0], self.input_size[1], 3), np.uint8)
+        for _ in range(runs):
+            self.segment(blank)
+
+    # ------------------------------------------------------------------ inference
+    def segment(self, image: np.ndarray, rgb: bool = True) -> SegmentationResult:
+        """(H, W, 3) uint8 image (RGB, or BGR with rgb=False) -> labels at the chosen resolution + timings."""
+        check_image(image)
+        start = time.perf_counter()
+        size = self.input_size if self.input_size is not None else (image.shape[0], image.shape[1])
+        x = image_to_batch(image, rgb, self.device, size)
+        _sync(self.device)
+        t_pre = time.perf_counter()
+        labels = self._backend_for(size).labels(x)
+        _sync(self.device)
+        t_inf = time.perf_counter()
+        if self.output_size == "input":
+            labels = resize_labels(labels, image.shape[:2])
+        out = labels[0].cpu().numpy().copy()  # copy: backends may reuse their output buffers
+        end = time.perf_counter()
+        timings = {"preprocess": (t_pre - start) * 1e3, "inference": (t_inf - t_pre) * 1e3,
+                   "postprocess": (end - t_inf) * 1e3, "total": (end - start) * 1e3}
+        return SegmentationResult(out, timings)
+
+    def colorize(self, labels: np.ndarray) -> np.ndarray:
+        """(H, W) uint8 labels -> (H, W, 3) uint8 RGB palette colours (void black)."""
+        return visualize.colorize(labels, self.palette)
+
+    def overlay(self, image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+        """Colours blended over an (H, W, 3) uint8 image of the labels' size; void pixels keep the image."""
+        return visualize.overlay(image, labels, self.palette, alpha)
+
+    def describe(self) -> str:
+        backend = self.backend.describe() if self.backend is not None else self.backend_name
+        size = "{}x{}".format(self.input_size[1], self.input_size[0]) if self.input_size else "native size"
+        return "{} ({} classes) at {} via {}".format(self.model_name, self.num_classes, size, backend)
+

@@ -1,0 +1,236 @@
+"""Backends: BN folding is legal and exact, torch options agree, onnxruntime agrees with torch."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from swiftnet_ros.infer.backend import check_precision, resolve_device
+from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend, select_providers
+from swiftnet_ros.infer.backend_torch import (
+    TorchBackend,
+    find_foldable_pairs,
+    fold_batchnorm,
+    has_torch_compile,
+)
+from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.weights import load_torch_weights
+from swiftnet_ros.model import build_model
+
+CPU = torch.device("cpu")
+H, W = 64, 96
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One thread: fast and steady on a shared 2-core machine (OpenMP threads stall under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def randomise_bn(model: nn.Module, seed: int = 1) -> nn.Module:
+    """Non-trivial BN statistics, so that a wrong fold would change the output."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+    return model
+
+
+def image_batch(seed: int = 0, h: int = H, w: int = W) -> torch.Tensor:
+    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 255
+
+
+@pytest.fixture(scope="module")
+def rn18():
+    torch.manual_seed(0)
+    return randomise_bn(build_model("rn18")).eval()
+
+
+# ------------------------------------------------------------------ BN folding
+def test_fold_batchnorm_matches_unfolded_rn18(rn18):
+    folded = copy.deepcopy(rn18)
+    pairs = fold_batchnorm(folded, torch.zeros(1, 3, 64, 64))
+    # ResNet-18: stem + 2 per block x 8 blocks + 3 downsamples; the decoder's last blend conv feeds the
+    # logits BN directly (BN-ReLU-Conv), so that one folds too; no other decoder BN follows a conv.
+    encoder = [p for p in pairs if p[0].startswith("encoder.")]
+    assert len(encoder) == 20
+    decoder = [p for p in pairs if not p[0].startswith("encoder.")]
+    assert decoder == [("decoder.upsample.2.blend.conv", "logits.norm")]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in folded.modules()) == \
+        sum(isinstance(m, nn.BatchNorm2d) for m in rn18.modules()) - len(pairs)
+    x = image_batch()
+    with torch.no_grad():
+        a, b = rn18(x), folded(x)
+    assert (a - b).abs().max() <= 1e-4 * a.abs().max()
+    assert (a.argmax(1) == b.argmax(1)).float().mean() >= 0.999
+
+
+@pytest.mark.parametrize("preset", ["mnv2", "rn18-pyramid"])
+def test_fold_batchnorm_other_models(preset):
+    torch.manual_seed(0)
+    model = randomise_bn(build_model(preset, num_classes=5)).eval()
+    folded = copy.deepcopy(model)
+    pairs = fold_batchnorm(folded, torch.zeros(1, 3, 64, 64))
+    if preset == "rn18-pyramid":
+        # encoder convolutions are shared between pyramid levels with one BN per level: not foldable
+        assert all(not p[0].startswith("encoder.") for p in pairs)
+    else:
+        # MobileNet V2 up to features[17]: stem + 2 in the first block + 3 in each of the other 16
+        assert len([p for p in pairs if p[0].startswith("encoder.")]) == 1 + 2 + 16 * 3
+    x = image_batch(1)
+    with torch.no_grad():
+        a, b = model(x), folded(x)
+    assert (a - b).abs().max() <= 1e-4 * a.abs().max()
+
+
+class _SharedOutput(nn.Module):
+    """conv -> bn, but the conv output is also used by the residual add: folding would be wrong."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.bn = nn.BatchNorm2d(3)
+        self.conv2 = nn.Conv2d(3, 4, 1)
+        self.bn2 = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.bn2(self.conv2(self.bn(y) + y))
+
+
+def test_fold_batchnorm_skips_conv_outputs_used_twice():
+    model = randomise_bn(_SharedOutput()).eval()
+    assert find_foldable_pairs(model, torch.zeros(1, 3, 8, 8)) == [("conv2", "bn2")]
+    folded = copy.deepcopy(model)
+    fold_batchnorm(folded, torch.zeros(1, 3, 8, 8))
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_fold_batchnorm_needs_eval_mode():
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(_SharedOutput().train(), torch.zeros(1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------ torch backend
+def test_torch_backend_options_agree_and_leave_the_model_alone(rn18):
+    x = image_batch(2)
+    before = {k: v.clone() for k, v in rn18.state_dict().items()}
+    with torch.no_grad():
+        reference = rn18(x).argmax(1).to(torch.uint8)
+    for options in ({"fold_bn": False, "channels_last": False}, {}, {"jit": True}):
+        backend = TorchBackend(rn18, CPU, **options)
+        labels = backend.labels(x)
+        assert labels.dtype == torch.uint8 and labels.shape == (1, H, W)
+        assert (labels == reference).float().mean() >= 0.999, options
+        assert backend.logits(x).shape == (1, 19, H, W)
+    assert all(torch.equal(v, rn18.state_dict()[k]) for k, v in before.items())
+    assert isinstance(rn18.encoder.bn1, nn.BatchNorm2d)  # the caller's model was not folded
+
+
+def test_torch_backend_jit_retraces_on_a_new_shape(rn18):
+    backend = TorchBackend(rn18, CPU, jit=True)
+    for h, w in ((64, 96), (96, 64)):
+        x = image_batch(3, h, w)
+        with torch.no_grad():
+            reference = rn18(x).argmax(1)
+        assert (backend.labels(x) == reference).float().mean() >= 0.999
+    assert len(backend._traced) == 2
+
+
+def test_torch_backend_refuses_cuda_only_options_on_cpu(rn18):
+    with pytest.raises(ValueError, match="fp16.*CUDA"):
+        TorchBackend(rn18, CPU, precision="fp16")
+    with pytest.raises(ValueError, match="cuda_graphs=True needs a CUDA device"):
+        TorchBackend(rn18, CPU, cuda_graphs=True)
+    with pytest.raises(ValueError, match="jit=True and compile=True"):
+        TorchBackend(rn18, CPU, jit=True, compile=True)
+
+
+def test_torch_compile_is_feature_checked(rn18, monkeypatch):
+    assert has_torch_compile() == hasattr(torch, "compile")
+    monkeypatch.delattr(torch, "compile")  # as on the Jetson's PyTorch 1.10
+    assert not has_torch_compile()
+    with pytest.raises(ValueError, match=r"compile=True needs torch.compile \(PyTorch >= 2.0\)"):
+        TorchBackend(rn18, CPU, compile=True)
+
+
+def test_torch_backend_checks_its_input(rn18):
+    backend = TorchBackend(rn18, CPU)
+    with pytest.raises(ValueError, match="float32"):
+        backend.labels(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="N x 3 x H x W"):
+        backend.labels(torch.zeros(3, 8, 8))
+
+
+def test_device_and_precision_checks():
+    assert resolve_device("cpu") == CPU
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        resolve_device("gpu")
+    with pytest.raises(ValueError, match="unknown precision 'int8'"):
+        check_precision("int8", CPU)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+# ------------------------------------------------------------------ onnxruntime backend
+def test_select_providers():
+    available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert select_providers(available, CPU) == ["CPUExecutionProvider"]
+    assert select_providers(available, torch.device("cuda")) == available
+    assert select_providers(["CUDAExecutionProvider", "CPUExecutionProvider"], torch.device("cuda:1")) == \
+        ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    with pytest.raises(ValueError, match="CUDAExecutionProvider"):
+        select_providers(["CPUExecutionProvider"], torch.device("cuda"))
+
+
+@pytest.mark.parametrize("weights", ["rn18", "mnv2"])
+def test_onnxruntime_agrees_with_torch(weights):
+    model, meta = load_torch_weights(weights)
+    randomise_bn(model)
+    onnx_bytes = export_onnx(model, (H, W), meta["class_names"], meta["palette"])
+    ort_backend = OnnxRuntimeBackend(onnx_bytes, CPU, threads=1)
+    torch_backend = TorchBackend(model, CPU)
+    assert ort_backend.fixed_size == (H, W) and ort_backend.num_classes == 19
+    for seed in range(2):
+        x = image_batch(seed)
+        a, b = torch_backend.labels(x), ort_backend.labels(x)
+        assert a.dtype == b.dtype == torch.uint8
+        assert (a == b).float().mean() >= 0.999
+        logits = ort_backend.logits(x)
+        assert logits.shape == (1, 19, H, W)
+    with pytest.raises(ValueError, match="built for input size 64x96"):
+        ort_backend.labels(image_batch(0, 32, 32))
+
+
+def test_onnxruntime_in_graph_argmax_and_precision_check():
+    model, meta = load_torch_weights("rn18")
+    onnx_bytes = export_onnx(model, (H, W), meta["class_names"], meta["palette"], argmax="in_graph")
+    backend = OnnxRuntimeBackend(onnx_bytes, CPU, threads=1)
+    assert backend.outputs_labels
+    x = image_batch(4)
+    with torch.no_grad():
+        reference = model(x).argmax(1).to(torch.uint8)
+    assert (backend.labels(x) == reference).float().mean() >= 0.999
+    with pytest.raises(ValueError, match="ends in an argmax"):
+        backend.logits(x)
+    with pytest.raises(ValueError, match="unknown optimization level 'max'"):
+        OnnxRuntimeBackend(onnx_bytes, CPU, optimization="max")
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        OnnxRuntimeBackend(onnx_bytes, CPU, threads=0)
+
+
+def test_labels_are_numpy_compatible(rn18):
+    labels = TorchBackend(rn18, CPU).labels(image_batch()).numpy()
+    assert labels.dtype == np.uint8 and labels.max() < 19

@@ -106,10 +106,13 @@ def test_nearest_mode_uses_no_bilinear_resize(monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(F, "interpolate", spy)
-    for preset, expected in (("jetson-tx2", {"nearest"}), ("rn18", {"bilinear"})):
+    cases = [("jetson-tx2", {}, {"nearest"}), ("rn18", {}, {"bilinear"}),
+             ("mnv2-pyramid", {"upsample": "nearest"}, {"nearest"}),
+             ("mnv2-pyramid", {}, {"bilinear", "bicubic"})]
+    for preset, overrides, expected in cases:
         modes.clear()
         with torch.no_grad():
-            build_model(preset).eval()(_image(70, 90))
+            build_model(preset, **overrides).eval()(_image(70, 90))
         assert set(modes) == expected, preset
     assert PRESETS["jetson-tx2"].upsample == "nearest"
     assert PRESETS["jetson-tx2"].precision == "fp16" and PRESETS["jetson-tx2"].input_size == [1024, 512]
@@ -236,12 +239,36 @@ def test_checkpoint_roundtrip(tmp_path):
         assert torch.equal(model(x), loaded(x))
 
 
+def test_checkpoint_keeps_optimiser_state_for_resume(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("mnv2", num_classes=2)
+    groups = [{"params": list(model.encoder_parameters()), "lr": 1e-4},
+              {"params": list(model.decoder_parameters()), "lr": 4e-4}]
+    optimiser = torch.optim.Adam(groups, betas=(0.9, 0.99))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, 10, 1e-6)
+    model(_image(32, 32, n=2)).mean().backward()
+    optimiser.step()
+    scheduler.step()
+    path = str(tmp_path / "resume.pt")
+    extra = {"optimizer": optimiser.state_dict(), "scheduler": scheduler.state_dict(), "epoch": 1}
+    save_checkpoint(path, model, ["a", "b"], [[0, 0, 0]] * 2, extra=extra)
+    loaded, meta = load_model(path)
+    restored = torch.optim.Adam([{"params": list(loaded.encoder_parameters())},
+                                 {"params": list(loaded.decoder_parameters())}])
+    restored.load_state_dict(meta["optimizer"])
+    assert restored.param_groups[1]["lr"] == optimiser.param_groups[1]["lr"]
+    assert meta["scheduler"]["last_epoch"] == 1 and meta["epoch"] == 1
+
+
 def test_save_checkpoint_rejects_bad_metadata(tmp_path):
     model = build_model("rn18", num_classes=2)
     with pytest.raises(ValueError, match="3 class names"):
         save_checkpoint(str(tmp_path / "a.pt"), model, ["a", "b", "c"], [[0, 0, 0], [1, 1, 1]])
     with pytest.raises(ValueError, match="palette"):
         save_checkpoint(str(tmp_path / "a.pt"), model, ["a", "b"], [[0, 0, 0]])
+    with pytest.raises(ValueError, match=r"extra\['state'\]\['step'\] is a float64: expected tensors"):
+        save_checkpoint(str(tmp_path / "a.pt"), model, ["a", "b"], [[0, 0, 0]] * 2,
+                        extra={"state": {"step": np.float64(3)}})
     with pytest.raises(ValueError, match="reserved"):
         save_checkpoint(str(tmp_path / "a.pt"), model, ["a", "b"], [[0, 0, 0]] * 2, extra={"config": 1})
 

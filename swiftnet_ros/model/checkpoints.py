@@ -48,12 +48,30 @@ def save_checkpoint(path: str, model: SwiftNet, class_names: Sequence[str], pale
         if key in RESERVED_KEYS:
             raise ValueError("extra key {!r}: reserved; expected a name other than {}".format(
                 key, ", ".join(RESERVED_KEYS)))
+        _check_plain(value, "extra[{!r}]".format(key))
         data[key] = value
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     tmp = path + ".tmp"
     torch.save(data, tmp)
     os.replace(tmp, path)  # never leave a half-written checkpoint behind
+
+
+PLAIN_TYPES = (str, int, float, bool, type(None))  # exact types: numpy scalars subclass float
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Only what torch.load(weights_only=True) reads back may go into a checkpoint."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_plain(k, where)
+            _check_plain(v, "{}[{!r}]".format(where, k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_plain(v, "{}[{}]".format(where, i))
+    elif type(value) not in PLAIN_TYPES and not isinstance(value, torch.Tensor):
+        raise ValueError("{} is a {}: expected tensors, numbers, strings, lists and dicts only".format(
+            where, type(value).__name__))
 
 
 def load_model(path: str, map_location: Any = "cpu") -> Tuple[SwiftNet, Dict[str, Any]]:

@@ -5,6 +5,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .blocks import (
     BNReLUConv,
@@ -125,9 +126,12 @@ class SwiftNet(nn.Module):
         h, w = spatial_size(x)
         images = [x]
         for level in range(1, self.config.pyramid_levels):
-            size = (max(1, h >> level), max(1, w >> level))
-            # bicubic, as the reference pyramid model was trained with
-            images.append(torch.nn.functional.interpolate(x, size=size, mode="bicubic", align_corners=False))
+            if self.config.upsample == "nearest":
+                # for TensorRT 8.2 (no cubic resize): a 2^l x 2^l box average, no interpolation op
+                images.append(F.avg_pool2d(x, 2 ** level))
+            else:  # bicubic, as the reference pyramid model was trained
+                size = (max(1, h >> level), max(1, w >> level))
+                images.append(F.interpolate(x, size=size, mode="bicubic", align_corners=False))
         return images
 
     def encoder_parameters(self) -> Iterator[nn.Parameter]:

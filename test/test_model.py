@@ -51,6 +51,22 @@ def test_rn18_odd_size_and_pyramid_odd_size():
             assert model(_image(133, 201)).shape == (1, 4, 133, 201)
 
 
+@pytest.mark.parametrize("preset", ["rn18", "mnv2-pyramid"])
+def test_half_precision_model_takes_float_or_uint8_input(preset):
+    torch.manual_seed(0)
+    model = build_model(preset, num_classes=3).eval()
+    x = _image(40, 72)
+    with torch.no_grad():
+        reference = model(x)
+        model.half()
+        half = model(x)
+        from_uint8 = model(x.round().to(torch.uint8))
+    assert half.dtype == torch.float16 and from_uint8.shape == (1, 3, 40, 72)
+    scale = reference.abs().max()
+    assert (half.float() - reference).abs().max() < 0.05 * scale
+    assert (from_uint8.float() - reference).abs().max() < 0.1 * scale
+
+
 def test_batch_items_are_independent_in_eval():
     model = build_model("rn18", num_classes=4).eval()
     x = _image(64, 96, n=2)

@@ -80,8 +80,9 @@ class PyramidDecoder(nn.Module):
 
 
 class SwiftNet(nn.Module):
-    """Input: N x 3 x H x W float RGB in 0-255 (any H, W; never modified). Output: N x C x H x W
-    logits, or stride-4 logits with full_resolution=False. Normalisation is inside (mean/std buffers)."""
+    """Input: N x 3 x H x W RGB in 0-255 (float, or uint8; any H, W; never modified). Output: N x C x H x W
+    logits in the model's dtype, or stride-4 logits with full_resolution=False. Normalisation is
+    inside (mean/std buffers)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -112,7 +113,8 @@ class SwiftNet(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError("input of shape {}: expected N x 3 x H x W (RGB)".format(tuple(x.shape)))
         size = spatial_size(x)
-        x = (x - self.mean) / self.std  # new tensor: the caller's stays untouched
+        # a new tensor in the model's dtype (uint8 / fp32 into an fp16 model); the caller's stays untouched
+        x = (x.to(self.mean.dtype) - self.mean) / self.std
         if self.config.pyramid_levels:
             features = [self.encoder(image, level) for level, image in enumerate(self._image_pyramid(x))]
         else:

@@ -287,7 +287,7 @@ def _walls(cv: _Canvas, rng: np.random.Generator, cam: _Camera, lay: _Layout, si
     wy = np.float32(cam.height) - (rr + np.float32(r0 - cam.cy)) * z / np.float32(cam.f)  # height on the wall
     seg = idx[cc]
     pick = lambda key, default=0.0: np.array([s.get(key, default) for s in segs], np.float32)[seg]  # noqa: E731
-    table = lambda key: np.array([s.get(key, s["color"]) for s in segs], np.float32)[seg]  # noqa: E731
+    table = lambda key, at: np.array([s.get(key, s["color"]) for s in segs], np.float32)[at]  # noqa: E731
     is_veg = veg[cc]
 
     # facades: windows on a grid in wall coordinates, shop windows on the ground floor, hedges
@@ -299,9 +299,9 @@ def _walls(cv: _Canvas, rng: np.random.Generator, cam: _Camera, lay: _Layout, si
     window |= ~is_veg & (wy > 0.4) & (wy < 2.4) & (u < 0.42) & (pick("hedge") == 0)
     hedge = ~is_veg & (wy < pick("hedge"))
     leafy = is_veg | hedge
-    img = table("color")
-    img[window] = table("window")[window]
-    img[hedge] = table("green")[hedge]
+    img = table("color", seg)
+    img[window] = table("window", seg[window])
+    img[hedge] = table("green", seg[hedge])
 
     h, w = r1 - r0, cols.size
     n = (_value_noise(cv.noise, h, w, cv.w / 90) + 0.6 * _value_noise(cv.noise, h, w, cv.w / 25))[rr, cc]

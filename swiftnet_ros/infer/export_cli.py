@@ -1,0 +1,45 @@
+"""``swiftnet-ros export --weights W --size WxH [--opset 13] [--fp16] [--argmax host|in_graph] -o M.onnx``
+
+Sizes are WIDTHxHEIGHT, as in the paper (1024x512 = 1024 wide, 512 high).
+"""
+
+import argparse
+import os
+import sys
+
+from swiftnet_ros.infer.export import ARGMAX_MODES, export_onnx, parse_size
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True,
+                        help="checkpoint file or preset name (preset: random weights)")
+    parser.add_argument("--size", default=None,
+                        help="input size WIDTHxHEIGHT, e.g. 1024x512 (default: the config's input_size)")
+    parser.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13: TensorRT 8.2's limit)")
+    parser.add_argument("--fp16", action="store_true", help="half-precision weights and input")
+    parser.add_argument("--argmax", choices=ARGMAX_MODES, default="host",
+                        help="host: output logits, argmax at run time; in_graph: output int32 labels")
+    parser.add_argument("-o", "--output", required=True, help="ONNX file to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    from swiftnet_ros.infer.weights import load_torch_weights
+
+    try:
+        model, meta = load_torch_weights(args.weights)
+        if args.size is not None:
+            size = parse_size(args.size)
+        elif model.config.input_size:
+            width, height = model.config.input_size
+            size = (height, width)
+        else:
+            raise ValueError("--size is required: the config of {!r} has no input_size".format(args.weights))
+        export_onnx(model, size, meta["class_names"], meta["palette"], path=args.output, opset=args.opset,
+                    fp16=args.fp16, argmax=args.argmax, model_name=meta["model_name"])
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print("swiftnet-ros export: error: {}".format(error), file=sys.stderr)
+        return 1
+    print("wrote {} ({} at {}x{} WxH, opset {}, {}, argmax {}, {:.1f} MB)".format(
+        args.output, meta["model_name"], size[1], size[0], args.opset, "fp16" if args.fp16 else "fp32",
+        args.argmax, os.path.getsize(args.output) / 1e6))
+    return 0

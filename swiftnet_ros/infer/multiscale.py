@@ -1,0 +1,144 @@
+"""Multi-scale + flip inference and model ensembles, with averaged class probabilities (the paper's).
+
+The paper evaluates at scales 0.5, 0.75, 1, 1.25, 1.5 (+0.9 mIoU) and ensembles a single-scale
+and a pyramid model (77.1 mIoU): each pass's logits are bilinearly resized to the image size,
+turned into probabilities with a softmax, and all passes are averaged before the argmax.
+Scores at any input size are needed, so this runs on torch backends (ONNX / engines have
+static shapes).
+"""
+
+import time
+from typing import Callable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from swiftnet_ros.infer import visualize
+from swiftnet_ros.infer.backend import check_precision, resolve_device
+from swiftnet_ros.infer.segmenter import SegmentationResult, check_image, image_to_batch, resize_labels
+from swiftnet_ros.infer.weights import load_torch_weights
+
+PAPER_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def check_scales(scales: Sequence[float]) -> Tuple[float, ...]:
+    try:
+        values = tuple(float(s) for s in scales)
+    except (TypeError, ValueError):
+        raise ValueError("scales must be a sequence of positive numbers, got {!r}".format(scales)) from None
+    if not values or min(values) <= 0:
+        raise ValueError("scales must be a non-empty sequence of positive numbers, got {!r}".format(scales))
+    return values
+
+
+def multiscale_probabilities(logits_fns: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor,
+                             scales: Sequence[float] = (1.0,), flip: bool = False) -> torch.Tensor:
+    """Average softmax probabilities of every function x every scale (x every flip) at x's size.
+
+    Each function maps N x 3 x h x w RGB 0-255 to N x C x h' x w' logits (any h', w').
+    Returns N x C x H x W float32 probabilities.
+    """
+    scales = check_scales(scales)
+    if not logits_fns:
+        raise ValueError("need at least one model")
+    height, width = int(x.shape[2]), int(x.shape[3])
+    total = None  # type: Optional[torch.Tensor]
+    count = 0
+    for fn in logits_fns:
+        for scale in scales:
+            size = (max(1, int(round(height * scale))), max(1, int(round(width * scale))))
+            xs = x
+            if size != (height, width):
+                xs = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            for flipped in ((False, True) if flip else (False,)):
+                logits = fn(xs.flip(3) if flipped else xs).float()
+                if flipped:
+                    logits = logits.flip(3)
+                if tuple(logits.shape[2:]) != (height, width):
+                    logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
+                probs = torch.softmax(logits, dim=1)
+                if total is None:
+                    total = probs
+                elif total.shape[1] != probs.shape[1]:
+                    raise ValueError("ensemble members disagree on the number of classes: {} vs {}".format(
+                        total.shape[1], probs.shape[1]))
+                else:
+                    total = total + probs
+                count += 1
+    return total / count
+
+
+class MultiScaleSegmenter:
+    """Segmenter-like (``segment``, ``colorize``, ``overlay``) multi-scale / flip / ensemble inference.
+
+    ``weights``: one checkpoint or preset, or a list of them (an ensemble; same classes required).
+    Models run through the torch backend (BN folding, channels_last); ``input_size`` = (H, W) is the
+    scale-1 size (None: the image's own size).
+    """
+
+    def __init__(self, weights: Union[str, Sequence[str]], scales: Sequence[float] = PAPER_SCALES,
+                 flip: bool = True, device: str = "auto", precision: str = "fp32",
+                 input_size: Optional[Tuple[int, int]] = None, output_size: str = "input") -> None:
+        from swiftnet_ros.infer.backend_torch import TorchBackend
+
+        names = [weights] if isinstance(weights, str) else list(weights)
+        if not names:
+            raise ValueError("weights: expected a checkpoint/preset or a non-empty list of them")
+        self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
+        self.scales = check_scales(scales)
+        self.flip = bool(flip)
+        if output_size not in ("input", "model"):
+            raise ValueError("output_size {!r}: expected 'input' or 'model'".format(output_size))
+        self.output_size = output_size
+        self.input_size = tuple(int(v) for v in input_size) if input_size is not None else None
+        self.backends = []  # type: List[TorchBackend]
+        metas = []
+        for name in names:
+            model, meta = load_torch_weights(name)
+            self.backends.append(TorchBackend(model, self.device, self.precision))
+            metas.append(meta)
+        self.class_names = metas[0]["class_names"]
+        for name, meta in zip(names[1:], metas[1:]):
+            if meta["class_names"] != self.class_names:
+                raise ValueError("ensemble member {!r} has classes {} but the first has {}".format(
+                    name, meta["class_names"], self.class_names))
+        self.palette = metas[0]["palette"]
+        self.num_classes = len(self.class_names)
+        self.model_name = "+".join(m["model_name"] for m in metas)
+        self.backend_name = "torch"
+
+    def probabilities(self, image: np.ndarray, rgb: bool = True) -> torch.Tensor:
+        """1 x C x h x w averaged probabilities at the model input size."""
+        size = self.input_size or (image.shape[0], image.shape[1])
+        x = image_to_batch(image, rgb, self.device, size)
+        with torch.no_grad():
+            return multiscale_probabilities([b.logits for b in self.backends], x, self.scales, self.flip)
+
+    def segment(self, image: np.ndarray, rgb: bool = True) -> SegmentationResult:
+        check_image(image)
+        start = time.perf_counter()
+        probs = self.probabilities(image, rgb)
+        labels = probs.argmax(1).to(torch.uint8)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        t_inf = time.perf_counter()
+        if self.output_size == "input":
+            labels = resize_labels(labels, image.shape[:2])
+        out = labels[0].cpu().numpy()
+        end = time.perf_counter()
+        timings = {"preprocess": 0.0, "inference": (t_inf - start) * 1e3, "postprocess": (end - t_inf) * 1e3,
+                   "total": (end - start) * 1e3}
+        return SegmentationResult(out, timings)
+
+    def colorize(self, labels: np.ndarray) -> np.ndarray:
+        return visualize.colorize(labels, self.palette)
+
+    def overlay(self, image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+        return visualize.overlay(image, labels, self.palette, alpha)
+
+    def describe(self) -> str:
+        return "{} x scales {}{} (torch {} on {})".format(
+            self.model_name, ",".join("%g" % s for s in self.scales), " + flip" if self.flip else "",
+            self.precision, self.device)

@@ -1,0 +1,330 @@
+"""``swiftnet-ros bench --model rn18 --backend torch,onnxruntime --precision fp32 --size 1024x512 --runs 20``
+
+Measures, in one process and one run, the baseline - a plain eager fp32 NCHW ``model(x).argmax(1)``
+as the reference code runs it - and each backend configuration on the same input (a synthetic road
+scene). Latency is the forward pass + argmax on a device-resident batch (what the paper's Table 5
+times); runs are interleaved round-robin across configurations so that load from other processes
+on a shared machine hits all of them alike. Per configuration: median / p90 latency, FPS, peak
+memory (process RSS on CPU, torch.cuda.max_memory_allocated on GPU), label agreement with the
+baseline and the speed-up over it.
+
+Backend tokens: ``torch``, ``onnxruntime``, ``tensorrt``, optionally with ``+option`` / ``-option``
+switches for the torch backend (e.g. ``torch+jit``, ``torch-winograd``). A plain ``torch`` on CUDA
+expands to: without CUDA graphs, with CUDA graphs, and with torch.compile where available.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="rn18",
+                        help="preset (random weights) or checkpoint (default rn18)")
+    parser.add_argument("--backend", default="torch,onnxruntime",
+                        help="comma-separated backends, e.g. torch,torch+jit,onnxruntime,tensorrt")
+    parser.add_argument("--precision", default="fp32",
+                        help="comma-separated precisions: fp32,fp16 (fp16: CUDA)")
+    parser.add_argument("--size", default="1024x512", help="input size WIDTHxHEIGHT (default 1024x512)")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per configuration (default 20)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs per configuration (default 3)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--plot", default=None, help="write a PNG bar chart of FPS and speed-ups here")
+    parser.add_argument("--engine-cache-dir", default=None, help="TensorRT engine cache folder")
+
+
+# ---------------------------------------------------------------------------- helpers
+def percentile(values: List[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100), as numpy's default."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def parse_backend_token(token: str) -> Tuple[str, Dict[str, bool]]:
+    """"torch+jit-winograd" -> ("torch", {"jit": True, "winograd": False})."""
+    token = token.strip()
+    name, options, i = "", {}, 0
+    while i < len(token) and token[i] not in "+-":
+        name += token[i]
+        i += 1
+    rest = token[i:]
+    while rest:
+        sign, rest = rest[0], rest[1:]
+        j = 0
+        while j < len(rest) and rest[j] not in "+-":
+            j += 1
+        option, rest = rest[:j], rest[j:]
+        if not option:
+            raise ValueError("backend {!r}: empty option after {!r}".format(token, sign))
+        options[option] = sign == "+"
+    if not name:
+        raise ValueError("empty backend name in {!r}".format(token))
+    return name, options
+
+
+def expand_configs(backends: List[str], precisions: List[str], device_type: str,
+                   compile_available: bool) -> List[Tuple[str, str, Dict[str, bool], str]]:
+    """(label, backend, options, precision) for each precision x backend.
+
+    A plain "torch" on CUDA becomes its variants: without and with CUDA graphs, and compiled.
+    """
+    configs = []
+    for precision in precisions:
+        for token in backends:
+            name, options = parse_backend_token(token)
+            variants = [options]
+            if name == "torch" and not options and device_type == "cuda":
+                variants = [{"cuda_graphs": False}, {"cuda_graphs": True}]
+                if compile_available:
+                    variants.append({"cuda_graphs": False, "compile": True})
+            for opts in variants:
+                label = name + "".join(("+" if v else "-") + k for k, v in sorted(opts.items()))
+                configs.append((label, name, dict(opts), precision))
+    return configs
+
+
+def _rss_mb(field: str) -> Optional[float]:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: Any, threads: int) -> Dict[str, Any]:
+    import torch
+
+    info = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": threads,
+            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "device": str(device), "gpu": None,
+            "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version()
+    for module in ("onnxruntime", "onnx", "tensorrt", "cv2"):
+        try:
+            info[module] = __import__(module).__version__
+        except Exception:  # noqa: BLE001 - missing or broken optional module: just not reported
+            info[module] = None
+    return info
+
+
+class _Config:
+    def __init__(self, label: str, backend: str, precision: str, options: Dict[str, bool],
+                 run: Any, describe: str) -> None:
+        self.label, self.backend, self.precision, self.options = label, backend, precision, options
+        self.run, self.describe = run, describe
+        self.times = []  # type: List[float]
+        self.agreement = []  # type: List[float]
+        self.peak_mb = None  # type: Optional[float]
+        self.forward_mb = None  # type: Optional[float]
+
+
+# ---------------------------------------------------------------------------- benchmark
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _bench(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print("swiftnet-ros bench: error: {}".format(error), file=sys.stderr)
+        return 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from swiftnet_ros.data.synthetic import make_scene
+    from swiftnet_ros.infer.backend import resolve_device
+    from swiftnet_ros.infer.backend_torch import has_torch_compile
+    from swiftnet_ros.infer.export import parse_size
+    from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch
+    from swiftnet_ros.infer.weights import load_torch_weights
+
+    if args.runs < 1 or args.warmup < 0:
+        raise ValueError("--runs must be >= 1 and --warmup >= 0, got {} and {}"
+                         .format(args.runs, args.warmup))
+    size = parse_size(args.size)
+    device = resolve_device(args.device)
+    threads = args.threads or os.cpu_count() or 1
+    if threads < 1:
+        raise ValueError("--threads must be >= 1, got {}".format(threads))
+    torch.set_num_threads(threads)
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    configs = expand_configs(backends, precisions, device.type, has_torch_compile())
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    image, _ = make_scene(0, size)
+    x = image_to_batch(image, True, device, size)
+    model, meta = load_torch_weights(args.model)
+    model = model.to(device).eval()
+
+    def baseline(batch: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model(batch).argmax(1).to(torch.uint8)
+
+    reference = baseline(x).clone()
+    sync()
+    entries = [_Config("baseline (eager fp32 NCHW)", "eager", "fp32", {}, baseline, "model(x).argmax(1)")]
+    skipped = []
+    for label, backend, options, precision in configs:
+        try:
+            segmenter = Segmenter(args.model, backend=backend, precision=precision, device=str(device),
+                                  input_size=size, warmup=0, engine_cache_dir=args.engine_cache_dir,
+                                  backend_options=options)
+        except (ValueError, RuntimeError, ImportError) as error:
+            skipped.append({"config": label, "precision": precision, "error": str(error)})
+            print("skipping {} {}: {}".format(label, precision, error), file=sys.stderr)
+            continue
+        entries.append(_Config(label, backend, precision, options, segmenter.backend.labels,
+                               segmenter.backend.describe()))
+
+    # warm-up, then memory: one configuration at a time
+    for entry in tqdm(entries, desc="warm-up", unit="config", leave=False):
+        for _ in range(args.warmup):
+            entry.run(x)
+        sync()
+        if device.type == "cuda":
+            before = torch.cuda.memory_allocated(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            entry.run(x)
+            sync()
+            entry.peak_mb = torch.cuda.max_memory_allocated(device) / 2 ** 20
+            entry.forward_mb = entry.peak_mb - before / 2 ** 20
+        else:
+            before = _rss_mb("VmRSS")
+            if _reset_peak_rss():
+                entry.run(x)
+                entry.peak_mb = _rss_mb("VmHWM")
+                entry.forward_mb = entry.peak_mb - before if entry.peak_mb and before else None
+    # timed runs, round-robin
+    with tqdm(total=args.runs * len(entries), desc="bench", unit="run") as bar:
+        for _ in range(args.runs):
+            for entry in entries:
+                sync()
+                start = time.perf_counter()
+                labels = entry.run(x)
+                sync()
+                entry.times.append((time.perf_counter() - start) * 1e3)
+                entry.agreement.append(float((labels == reference).float().mean().item()))
+                bar.update(1)
+    base_median = statistics.median(entries[0].times)
+    results = []
+    for entry in entries:
+        median = statistics.median(entry.times)
+        results.append({
+            "name": entry.label, "backend": entry.backend, "precision": entry.precision,
+            "options": entry.options, "describe": entry.describe,
+            "size": "{}x{}".format(size[1], size[0]), "runs": len(entry.times),
+            "median_ms": round(median, 3), "p90_ms": round(percentile(entry.times, 90), 3),
+            "mean_ms": round(statistics.mean(entry.times), 3), "min_ms": round(min(entry.times), 3),
+            "fps": round(1000.0 / median, 3),
+            "peak_memory_mb": None if entry.peak_mb is None else round(entry.peak_mb, 1),
+            "forward_memory_mb": None if entry.forward_mb is None else round(entry.forward_mb, 1),
+            "memory_kind": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process peak RSS",
+            "label_agreement": round(min(entry.agreement), 6),
+            "speedup_vs_baseline": round(base_median / median, 3),
+        })
+    machine = machine_info(device, threads)
+    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    command = "swiftnet-ros bench --model {} --backend {} --precision {} --size {} --runs {} --device {}" \
+        .format(args.model, args.backend, args.precision, args.size, args.runs, args.device)
+    report = {"command": command,
+              "model": meta["model_name"], "weights": args.model, "size": "{}x{}".format(size[1], size[0]),
+              "runs": args.runs, "warmup": args.warmup, "input": "make_scene(0) synthetic road scene",
+              "latency": "forward + argmax on a device-resident 1x3xHxW batch, synchronised",
+              "machine": machine, "results": results, "skipped": skipped}
+    print(format_table(report))
+    if args.json:
+        from swiftnet_ros.infer.files import write_json_atomic
+
+        write_json_atomic(args.json, report)
+        print("wrote {}".format(args.json))
+    if args.plot:
+        plot_results(report, args.plot)
+        print("wrote {}".format(args.plot))
+    return 0
+
+
+def format_table(report: Dict[str, Any]) -> str:
+    """Paper Table 5 style: one row per configuration, speed and agreement side by side."""
+    header = ("configuration", "precision", "size", "median ms", "p90 ms", "FPS", "peak MB", "agreement",
+              "speed-up")
+    rows = [header]
+    for r in report["results"]:
+        rows.append((r["name"], r["precision"], r["size"], "%.1f" % r["median_ms"], "%.1f" % r["p90_ms"],
+                     "%.1f" % r["fps"], "-" if r["peak_memory_mb"] is None else "%.0f" % r["peak_memory_mb"],
+                     "%.2f%%" % (100 * r["label_agreement"]), "%.2fx" % r["speedup_vs_baseline"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    machine = report["machine"]
+    lines = ["{} on {} ({} threads)".format(report["model"], machine["gpu"] or machine["cpu"],
+                                            machine["threads"])]
+    for n, row in enumerate(rows):
+        lines.append("| " + " | ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
+                                       for i, (cell, w) in enumerate(zip(row, widths))) + " |")
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def plot_results(report: Dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report["results"]
+    names = ["{} {}".format(r["name"], r["precision"]) for r in results]
+    fps = [r["fps"] for r in results]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(results) + 1.5))
+    bars = ax.barh(range(len(results)), fps, color=["#888888"] + ["#3b75af"] * (len(results) - 1))
+    for bar, r in zip(bars, results):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " {:.2f}x, {:.2f}% agree".format(
+            r["speedup_vs_baseline"], 100 * r["label_agreement"]), va="center", fontsize=8)
+    ax.set_yticks(range(len(results)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("frames per second (median latency)")
+    ax.set_xlim(0, max(fps) * 1.45)
+    ax.set_title("{} at {} on {}".format(report["model"], report["size"],
+                                         report["machine"]["gpu"] or report["machine"]["cpu"]), fontsize=9)
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+

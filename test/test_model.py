@@ -68,7 +68,7 @@ def test_half_precision_model_takes_float_or_uint8_input(preset):
 
 
 def test_batch_items_are_independent_in_eval():
-    model = build_model("rn18", num_classes=4).eval()
+    model = build_model("mnv2", num_classes=4).eval()
     x = _image(64, 96, n=2)
     with torch.no_grad():
         both = model(x)
@@ -94,7 +94,7 @@ def test_normalisation_is_inside_the_model():
 
 @pytest.mark.parametrize("blend", BLENDS)
 def test_blend_variants_build_and_run(blend):
-    model = build_model("rn18", num_classes=3, blend=blend).eval()
+    model = build_model("mnv2", num_classes=3, blend=blend).eval()
     assert model.config.blend == blend
     with torch.no_grad():
         assert model(_image(64, 64)).shape == (1, 3, 64, 64)
@@ -102,7 +102,7 @@ def test_blend_variants_build_and_run(blend):
 
 def test_blend_variant_layers():
     def blend_convs(blend):
-        module = build_model("rn18", blend=blend).decoder.upsample[0].blend
+        module = build_model("mnv2", blend=blend).decoder.upsample[0].blend
         return [(m.kernel_size, m.groups, m.in_channels, m.out_channels) for m in module.modules()
                 if isinstance(m, torch.nn.Conv2d)]
     assert blend_convs("3x3") == [((3, 3), 1, 128, 128)]
@@ -136,8 +136,8 @@ def test_nearest_mode_uses_no_bilinear_resize(monkeypatch):
 
 def test_upsample_mode_changes_the_output():
     torch.manual_seed(0)
-    a = build_model("rn18", num_classes=3).eval()
-    b = build_model("rn18", num_classes=3, upsample="nearest").eval()
+    a = build_model("mnv2", num_classes=3).eval()
+    b = build_model("mnv2", num_classes=3, upsample="nearest").eval()
     b.load_state_dict(a.state_dict())
     x = _image(64, 96)
     with torch.no_grad():
@@ -191,7 +191,7 @@ def test_adaptive_avg_pool_matches_torch():
 
 
 def test_spp_grids_follow_the_feature_aspect_ratio():
-    model = build_model("rn18").eval()
+    model = build_model("mnv2").eval()
     grids = []
     for level in model.decoder.spp.levels:
         level.register_forward_hook(lambda m, i, o: grids.append(tuple(i[0].shape[-2:])))
@@ -202,6 +202,10 @@ def test_spp_grids_follow_the_feature_aspect_ratio():
     with torch.no_grad():
         model(_image(80, 300))  # stride-32 features 3 x 10: round(8 * 10 / 3) = 27
     assert grids == [(8, 27), (4, 13), (2, 7)]
+    grids.clear()
+    with torch.no_grad():
+        model(_image(128, 160))  # features 4 x 5: Python's round(2 * 5 / 4) = round(2.5) = 2 (half to even)
+    assert grids == [(8, 10), (4, 5), (2, 2)]
 
 
 def test_config_validation_and_roundtrip():
@@ -277,7 +281,7 @@ def test_checkpoint_keeps_optimiser_state_for_resume(tmp_path):
 
 
 def test_save_checkpoint_rejects_bad_metadata(tmp_path):
-    model = build_model("rn18", num_classes=2)
+    model = build_model("mnv2", num_classes=2)
     with pytest.raises(ValueError, match="3 class names"):
         save_checkpoint(str(tmp_path / "a.pt"), model, ["a", "b", "c"], [[0, 0, 0], [1, 1, 1]])
     with pytest.raises(ValueError, match="palette"):
@@ -300,7 +304,7 @@ def test_load_model_errors_name_file_and_expectation(tmp_path):
     text.write_text("hello")
     with pytest.raises(ValueError, match=r"text\.pt: not a readable torch checkpoint"):
         load_model(str(text))
-    model = build_model("rn18", num_classes=2)
+    model = build_model("mnv2", num_classes=2)
     path = str(tmp_path / "m.pt")
     save_checkpoint(path, model, ["a", "b"], [[0, 0, 0], [1, 1, 1]])
     data = torch.load(path)

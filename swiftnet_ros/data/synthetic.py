@@ -255,6 +255,11 @@ def _wall_segments(rng: np.random.Generator) -> List[dict]:
     return segs
 
 
+def _column(segs: List[dict], key: str, default: Optional[float] = None) -> np.ndarray:
+    """One value per wall segment (a number; an RGB colour when ``default`` is None), to index by segment."""
+    return np.array([s.get(key, s["color"] if default is None else default) for s in segs], np.float32)
+
+
 def _walls(cv: _Canvas, rng: np.random.Generator, cam: _Camera, lay: _Layout, side: int, dark: float) -> None:
     """One side's wall plane (X = const): each column sees one depth; rows between base and top are wall."""
     segs = _wall_segments(rng)
@@ -265,48 +270,40 @@ def _walls(cv: _Canvas, rng: np.random.Generator, cam: _Camera, lay: _Layout, si
     cols, zc = cols[zc > 0.5], zc[zc > 0.5]
     if cols.size == 0:
         return
-
-    def per_column(key: str, default: float = 0.0) -> np.ndarray:
-        return np.array([seg.get(key, default) for seg in segs], np.float64)[idx]
-
-    idx = np.searchsorted(np.array([seg["z0"] for seg in segs[1:]]), zc, side="right")
+    idx = np.searchsorted(np.array([seg["z0"] for seg in segs[1:]]), zc, side="right")  # segment per column
     veg = ~np.array([seg["building"] for seg in segs])[idx]
-    amp, freq, phase = per_column("amp"), per_column("freq"), per_column("phase")
-    bumps = amp * (np.sin(zc * freq + phase) + 0.4 * np.sin(zc * 2.7 * freq))
-    top = per_column("height") + np.where(veg, bumps, 0)
+    amp, freq, phase = (_column(segs, key, 0.0)[idx] for key in ("amp", "freq", "phase"))
+    bumps = amp * (np.sin(zc * freq + phase) + 0.4 * np.sin(zc * 2.7 * freq))  # wavy tree tops
+    top = _column(segs, "height", 0.0)[idx] + veg * bumps
     y_top = np.maximum(cam.cy + cam.f * (cam.height - top) / zc, 0)
     y_bot = np.minimum(cam.cy + cam.f * cam.height / zc, cv.h)
     r0, r1 = int(math.floor(y_top.min())), int(math.ceil(y_bot.max()))
-    if r1 <= r0:
-        return
     ys = np.arange(r0, r1, dtype=np.float64)[:, None]
-    rr, cc = np.nonzero((ys >= y_top[None]) & (ys < y_bot[None]))
+    rr, cc = np.nonzero((ys >= y_top[None]) & (ys < y_bot[None]))  # the wall's pixels (row, column index)
     if rr.size == 0:
         return
     z = zc.astype(np.float32)[cc]
     wy = np.float32(cam.height) - (rr + np.float32(r0 - cam.cy)) * z / np.float32(cam.f)  # height on the wall
-    seg = idx[cc]
-    pick = lambda key, default=0.0: np.array([s.get(key, default) for s in segs], np.float32)[seg]  # noqa: E731
-    table = lambda key, at: np.array([s.get(key, s["color"]) for s in segs], np.float32)[at]  # noqa: E731
-    is_veg = veg[cc]
+    seg, is_veg = idx[cc], veg[cc]
 
     # facades: windows on a grid in wall coordinates, shop windows on the ground floor, hedges
-    floor = pick("floor", 1.0)
-    u = np.abs(np.mod((z - pick("z0")) / pick("spacing", 1.0), np.float32(1)) - np.float32(0.5))
+    floor, hedge_h = _column(segs, "floor", 1.0)[seg], _column(segs, "hedge", 0.0)[seg]
+    along = (z - _column(segs, "z0", 0.0)[seg]) / _column(segs, "spacing", 1.0)[seg]
+    u = np.abs(np.mod(along, np.float32(1)) - np.float32(0.5))
     v = np.abs(np.mod(wy / floor, np.float32(1)) - np.float32(0.5))
-    window = (~is_veg & (wy > floor) & (wy < pick("height") - 0.6)
-              & (u < pick("win_w") / 2) & (v < pick("win_h") / 2))
-    window |= ~is_veg & (wy > 0.4) & (wy < 2.4) & (u < 0.42) & (pick("hedge") == 0)
-    hedge = ~is_veg & (wy < pick("hedge"))
+    window = (~is_veg & (wy > floor) & (wy < _column(segs, "height", 0.0)[seg] - 0.6)
+              & (u < _column(segs, "win_w", 0.0)[seg] / 2) & (v < _column(segs, "win_h", 0.0)[seg] / 2))
+    window |= ~is_veg & (wy > 0.4) & (wy < 2.4) & (u < 0.42) & (hedge_h == 0)
+    hedge = ~is_veg & (wy < hedge_h)
     leafy = is_veg | hedge
-    img = table("color", seg)
-    img[window] = table("window", seg[window])
-    img[hedge] = table("green", seg[hedge])
+    img = _column(segs, "color")[seg]
+    img[window] = _column(segs, "window")[seg[window]]
+    img[hedge] = _column(segs, "green")[seg[hedge]]
 
     h, w = r1 - r0, cols.size
     n = (_value_noise(cv.noise, h, w, cv.w / 90) + 0.6 * _value_noise(cv.noise, h, w, cv.w / 25))[rr, cc]
     shade = (1 + np.where(leafy, np.float32(0.22), np.float32(0.04)) * n) * np.float32(dark)
-    shade *= 1 - np.float32(0.12) * np.clip(wy / np.float32(20), 0, 1) * ~leafy
+    shade *= 1 - np.float32(0.12) * np.clip(wy / np.float32(20), 0, 1) * ~leafy  # darker towards the roof
     img *= shade[:, None]
     cv.image[rr + r0, cols[cc]] = img
     cv.label[rr + r0, cols[cc]] = np.where(leafy, VEGETATION, BUILDING)

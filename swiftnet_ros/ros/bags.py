@@ -12,6 +12,7 @@ imported inside the functions; on a Jetson (Python 3.6) use ``ros2 bag`` instead
 import json
 import os
 import shutil
+import struct
 import tempfile
 from collections import namedtuple
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -55,6 +56,13 @@ def parse_size(text: str) -> Tuple[int, int]:
 def stamp_to_ns(stamp: Any) -> int:
     """builtin_interfaces/Time (rosbags or rclpy) -> integer nanoseconds."""
     return int(stamp.sec) * 10 ** 9 + int(stamp.nanosec)
+
+
+def header_stamp_ns(cdr: bytes) -> int:
+    """Header stamp of a CDR message whose first field is std_msgs/Header (sec, nanosec)."""
+    little = cdr[1] == 1  # encapsulation: 0x0001 = CDR little endian, 0x0000 = big endian
+    sec, nanosec = struct.unpack_from("<iI" if little else ">iI", cdr, 4)
+    return sec * 10 ** 9 + nanosec
 
 
 def image_message(typestore: Any, fields: Dict[str, Any], stamp_ns: int, frame_id: str) -> Any:
@@ -260,23 +268,29 @@ def _data(msg: Any) -> bytes:
 
 def read_frames(
     path: str, image_topic: str = IMAGE_TOPIC, ground_truth_topic: Optional[str] = GROUND_TRUTH_TOPIC,
-    limit: Optional[int] = None,
+    stamps: Optional[Sequence[int]] = None,
 ) -> List[Frame]:
-    """Decoded frames of a bag, paired with their ground truth by header stamp."""
+    """Decoded frames of a bag (all, or those with these header stamps), with their ground truth."""
     typestore = _typestore()
+    wanted = None if stamps is None else set(stamps)
     topics = [image_topic] + ([ground_truth_topic] if ground_truth_topic else [])
     images: Dict[int, Tuple[str, np.ndarray]] = {}
     truths: Dict[int, np.ndarray] = {}
     for message in iter_messages(path, topics):
+        if wanted is not None and header_stamp_ns(message.data) not in wanted:
+            continue
         msg = deserialize(message, typestore)
         stamp = stamp_to_ns(msg.header.stamp)
         if message.topic == image_topic:
-            if limit is not None and len(images) >= limit:
-                continue
             images[stamp] = (msg.header.frame_id, image_to_array(msg))
         else:
             truths[stamp] = labels_to_array(msg)
     return [Frame(s, fid, img, truths.get(s)) for s, (fid, img) in sorted(images.items())]
+
+
+def header_stamps(path: str, topic: str = IMAGE_TOPIC) -> List[int]:
+    """Header stamps (ns) of a topic's messages in bag order, read without decoding the images."""
+    return [header_stamp_ns(m.data) for m in iter_messages(path, [topic])]
 
 
 def read_ground_truth(path: str, topic: str = GROUND_TRUTH_TOPIC) -> Dict[int, np.ndarray]:

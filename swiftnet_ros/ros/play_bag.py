@@ -8,7 +8,6 @@ frame ids are the recorded ones, at the recorded pacing scaled by ``--rate``.
 import argparse
 import importlib
 import signal
-import struct
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, TextIO
@@ -38,13 +37,6 @@ def message_class(msgtype: str) -> Any:
     except (ImportError, AttributeError):
         raise ValueError("message type {!r} is not installed for rclpy: cannot publish it"
                          .format(msgtype)) from None
-
-
-def header_stamp_ns(cdr: bytes) -> int:
-    """Header stamp of a CDR message whose first field is std_msgs/Header (sec, nanosec)."""
-    little = cdr[1] == 1  # encapsulation: 0x0001 = CDR little endian, 0x0000 = big endian
-    sec, nanosec = struct.unpack_from("<iI" if little else ">iI", cdr, 4)
-    return sec * 10 ** 9 + nanosec
 
 
 def qos_profile(kind: str, depth: int) -> Any:
@@ -126,12 +118,13 @@ class BagPlayer:
                 time.sleep(delay)
             if self.clock_publisher is not None:
                 self._publish_clock(message.timestamp)
+            wall_ns = int(time.time() * 1e9)
             self.publishers[message.topic].publish(message.data)
             self.published += 1
             if log is not None:
-                stamp = header_stamp_ns(message.data) if self.has_header[message.topic] else -1
+                stamp = bags.header_stamp_ns(message.data) if self.has_header[message.topic] else -1
                 name = self.publishers[message.topic].topic_name
-                log.write("{},{},{},{}\n".format(name, message.timestamp, stamp, int(time.time() * 1e9)))
+                log.write("{},{},{},{}\n".format(name, message.timestamp, stamp, wall_ns))
         return (last_ns - first_ns) / 1e9 / rate / max(1, count - 1)
 
     def _publish_clock(self, ns: int) -> None:
@@ -170,7 +163,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-delay", type=float, default=0.0, metavar="S", help="sleep S seconds first")
     parser.add_argument("--clock", action="store_true", help="also publish /clock with the bag time")
     parser.add_argument("--publish-log", metavar="CSV",
-                        help="write topic,bag_time_ns,header_stamp_ns,wall_time_ns per published message")
+                        help="write topic,bag_time_ns,header_stamp_ns,wall_time_ns (just before publishing) "
+                             "per message")
     parser.add_argument("--node-name", default="swiftnet_bag_player", help="ROS node name")
 
 

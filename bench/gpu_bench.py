@@ -1,0 +1,294 @@
+"""The GPU fast-path benchmark (issue 6): one prepared run that builds, checks and times everything.
+
+    PYTHONPATH=. python3 bench/gpu_bench.py --out "$OUT"            # on the GPU machine, <= 8 minutes
+    python bench/gpu_bench.py --smoke --out /tmp/gpu_bench_smoke     # the same code paths on a CPU
+
+For each model (RN-18 / MN V2, single-scale and pyramid) and size (2048x1024, 1024x512), batch 1:
+the baseline (plain eager fp32 NCHW, as the reference code runs), eager fp16, fp16 channels_last,
+fp16 + BN folding + channels_last + CUDA graph, torch.compile (inductor, freezing; per mode), and
+the Segmenter end to end (uint8 image in host memory -> labels in host memory). Per configuration:
+median / p90 latency from CUDA events after warm-up, FPS, peak memory, label agreement with the
+fp32 baseline on synthetic road scenes (the demo checkpoint where it fits, else seeded random
+weights). With --profile, torch.profiler splits each variant's wall time into GPU kernel time and
+the rest (launch gaps) and lists its slowest kernels, for the notes. Installs nothing; writes
+gpu_bench.json (the `swiftnet-ros bench` schema plus model params/GMAC) and prints a table.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from swiftnet_ros.data.synthetic import make_scene  # noqa: E402
+from swiftnet_ros.infer.backend_torch import TorchBackend, has_torch_compile  # noqa: E402
+from swiftnet_ros.infer.bench_cli import format_table, machine_info, percentile  # noqa: E402
+from swiftnet_ros.infer.export import parse_size  # noqa: E402
+from swiftnet_ros.infer.files import write_json_atomic  # noqa: E402
+from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch  # noqa: E402
+from swiftnet_ros.infer.weights import load_torch_weights  # noqa: E402
+from swiftnet_ros.model.profile import profile_model  # noqa: E402
+
+DEMO_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "demo", "swiftnet_demo.pt")
+Run = Callable[[torch.Tensor], torch.Tensor]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for gpu_bench.json")
+    parser.add_argument("--models", default="rn18,mnv2,rn18-pyramid,mnv2-pyramid")
+    parser.add_argument("--sizes", default="2048x1024,1024x512", help="WIDTHxHEIGHT list")
+    parser.add_argument("--runs", type=int, default=200, help="timed runs per configuration")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed runs per configuration")
+    parser.add_argument("--scenes", type=int, default=4, help="synthetic scenes for label agreement")
+    parser.add_argument("--compile-models", default="rn18,mnv2",
+                        help="models that also get torch.compile variants (each compile costs ~20-60 s)")
+    parser.add_argument("--compile-modes", default="max-autotune-no-cudagraphs,reduce-overhead")
+    parser.add_argument("--budget-s", type=float, default=420.0,
+                        help="stop starting new configurations after this many seconds")
+    parser.add_argument("--profile", action="store_true", help="profile each variant (kernel vs gap time)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CPU check of every code path: tiny sizes, few runs, CUDA-only variants skipped")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.device, args.sizes, args.runs, args.warmup, args.scenes = "cpu", "96x64", 3, 1, 2
+        args.compile_models = ""
+    return args
+
+
+class Timer:
+    """Milliseconds per call: CUDA events on a GPU (device time), perf_counter on a CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+
+    def __call__(self, fn: Callable[[], Any]) -> float:
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return float(start.elapsed_time(end))
+        start_s = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start_s) * 1e3
+
+
+def eager(model: torch.nn.Module, half: bool, channels_last: bool) -> Tuple[Run, str]:
+    """The model as the reference code runs it, optionally in fp16 and/or NHWC."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = model.half() if half else model
+    net = net.to(memory_format=fmt)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            x = x.half() if half else x
+            return net(x.contiguous(memory_format=fmt)).argmax(1).to(torch.uint8)
+
+    flags = (" fp16" if half else "") + (" channels_last" if channels_last else "")
+    return run, "model(x).argmax(1)" + flags
+
+
+def compiled(model: torch.nn.Module, device: torch.device, mode: str) -> Tuple[Run, str]:
+    """BN folded, NHWC fp16, argmax in the graph, compiled by inductor with weight freezing."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True
+    backend = TorchBackend(model, device, "fp16", fold_bn=True, channels_last=True)
+    fn = torch.compile(backend.head, mode=mode, dynamic=False)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return fn(x.half().contiguous(memory_format=torch.channels_last))
+
+    return run, "torch.compile(mode={}, freezing) of fp16 NHWC BN-folded model + argmax".format(mode)
+
+
+def agreement_of(labels: Any, reference: torch.Tensor) -> float:
+    """Fraction of pixels where host labels equal the device-resident reference labels."""
+    return float((torch.from_numpy(labels).to(reference.device) == reference).float().mean())
+
+
+def kernel_split(run: Run, x: torch.Tensor, device: torch.device, iters: int = 10) -> Dict[str, Any]:
+    """Where the time goes: device kernel time vs wall time (the rest is launch gaps / host work)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        start = time.perf_counter()
+        for _ in range(iters):
+            run(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        wall_ms = (time.perf_counter() - start) * 1e3 / iters
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = [e for e in prof.key_averages() if getattr(e, attr, 0) > 0]
+    events.sort(key=lambda e: getattr(e, attr), reverse=True)
+    kernel_ms = sum(getattr(e, attr) for e in events) / 1e3 / iters if device.type == "cuda" else None
+    top = [{"name": e.key[:90], "ms_per_frame": round(getattr(e, attr) / 1e3 / iters, 4),
+            "calls": e.count // iters} for e in events[:8]]
+    return {"wall_ms": round(wall_ms, 4), "kernel_ms": None if kernel_ms is None else round(kernel_ms, 4),
+            "gap_ms": None if kernel_ms is None else round(wall_ms - kernel_ms, 4), "top": top}
+
+
+def bench_model_size(name: str, size: Tuple[int, int], args: argparse.Namespace, device: torch.device,
+                     deadline: float, skipped: List[Dict[str, str]]) -> List[Dict[str, Any]]:
+    """All configurations of one model at one size, timed round-robin after their warm-ups."""
+    weights = DEMO_CHECKPOINT if name == "mnv2" and os.path.exists(DEMO_CHECKPOINT) else name
+    base_model, meta = load_torch_weights(weights)
+    base_model = base_model.float().eval()
+    prof = profile_model(base_model, size[1], size[0])
+    scenes = [make_scene(1000 + i, size)[0] for i in range(args.scenes)]
+    batches = [image_to_batch(img, True, device, size) for img in scenes]
+    timer = Timer(device)
+
+    def fresh() -> torch.nn.Module:
+        model, _ = load_torch_weights(weights)
+        return model.float().eval().to(device)
+
+    variants = []  # type: List[Tuple[str, str, Dict[str, Any], Run, str]]
+    variants.append(("baseline (eager fp32 NCHW)", "fp32", {}) + eager(fresh(), False, False))
+    if device.type == "cuda":
+        variants.append(("eager fp16", "fp16", {}) + eager(fresh(), True, False))
+        variants.append(("eager fp16 channels_last", "fp16", {"channels_last": True})
+                        + eager(fresh(), True, True))
+        options = {"fold_bn": True, "channels_last": True, "cuda_graphs": True}
+        graph_backend = TorchBackend(fresh(), device, "fp16", **options)
+        variants.append(("fp16 fold_bn + channels_last + CUDA graph", "fp16", options, graph_backend.labels,
+                         graph_backend.describe()))
+    else:
+        skipped.append({"config": "fp16 variants, CUDA graphs", "model": name, "error": "needs CUDA"})
+        options = {"fold_bn": True, "channels_last": True}
+        fold_backend = TorchBackend(fresh(), device, "fp32", **options)
+        variants.append(("fp32 fold_bn + channels_last", "fp32", options, fold_backend.labels,
+                         fold_backend.describe()))
+    compile_times = {}  # type: Dict[str, float]
+    if name in [m for m in args.compile_models.split(",") if m] and has_torch_compile():
+        for mode in [m for m in args.compile_modes.split(",") if m]:
+            if time.monotonic() > deadline:
+                skipped.append({"config": "compile " + mode, "model": name, "error": "time budget"})
+                continue
+            label = "fp16 compile " + mode
+            try:
+                run, describe = compiled(fresh(), device, mode)
+                start = time.perf_counter()
+                run(batches[0])
+                compile_times[label] = time.perf_counter() - start
+                variants.append((label, "fp16", {"compile": mode}, run, describe))
+            except Exception as error:  # noqa: BLE001 - a failing compiler mode is a result, not a crash
+                skipped.append({"config": label, "model": name, "error": repr(error)[:300]})
+    precision = "fp16" if device.type == "cuda" else "fp32"
+    seg_options = dict(options)
+    segmenter = Segmenter(weights, backend="torch", precision=precision, device=str(device), input_size=size,
+                          warmup=3, backend_options=seg_options)
+    e2e_label = "Segmenter end to end ({}, host uint8 -> host labels)".format(precision)
+
+    # reference labels, warm-up, memory, agreement
+    reference = [variants[0][3](b).clone() for b in batches]
+    entries = []
+    for label, prec, opts, run, describe in variants:
+        for _ in range(args.warmup):
+            run(batches[0])
+        peak = None
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            run(batches[0])
+            torch.cuda.synchronize(device)
+            peak = torch.cuda.max_memory_allocated(device) / 2 ** 20
+        agreement = min(float((run(b) == r).float().mean()) for b, r in zip(batches, reference))
+        entries.append({"name": label, "precision": prec, "options": opts, "describe": describe, "run": run,
+                        "peak": peak, "agreement": agreement, "times": []})
+    e2e_agreement = min(agreement_of(segmenter.segment(img).labels, r)
+                        for img, r in zip(scenes, reference))
+    e2e_times = []  # type: List[float]
+    for _ in range(args.warmup):
+        segmenter.segment(scenes[0])
+    # timed, round-robin so that drifting clocks hit every configuration alike
+    for _ in range(args.runs):
+        for entry in entries:
+            run = entry["run"]
+            entry["times"].append(timer(lambda: run(batches[0])))  # noqa: B023 - called right here
+        start = time.perf_counter()
+        segmenter.segment(scenes[0])
+        e2e_times.append((time.perf_counter() - start) * 1e3)
+    entries.append({"name": e2e_label, "precision": precision, "options": seg_options,
+                    "describe": segmenter.describe(), "run": None, "peak": None, "agreement": e2e_agreement,
+                    "times": e2e_times})
+
+    base_median = statistics.median(entries[0]["times"])
+    results = []
+    for entry in entries:
+        median = statistics.median(entry["times"])
+        result = {
+            "model": meta["model_name"], "weights": os.path.basename(str(weights)),
+            "params": prof["params"], "gmacs": round(prof["gmacs"], 2),
+            "name": entry["name"], "backend": "torch", "precision": entry["precision"],
+            "options": entry["options"], "describe": entry["describe"],
+            "size": "{}x{}".format(size[1], size[0]), "batch": 1, "runs": len(entry["times"]),
+            "timing": "CUDA events" if device.type == "cuda" and entry["run"] is not None else "wall clock",
+            "median_ms": round(median, 4), "p90_ms": round(percentile(entry["times"], 90), 4),
+            "fps": round(1000.0 / median, 2),
+            "peak_memory_mb": None if entry["peak"] is None else round(entry["peak"], 1),
+            "label_agreement": round(entry["agreement"], 6),
+            "speedup_vs_baseline": round(base_median / median, 3),
+        }
+        if entry["name"] in compile_times:
+            result["compile_s"] = round(compile_times[entry["name"]], 1)
+        if args.profile and entry["run"] is not None:
+            result["profile"] = kernel_split(entry["run"], batches[0], device)
+        results.append(result)
+    return results
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("gpu_bench: error: --device {} but CUDA is not available (use --smoke on a CPU)"
+              .format(args.device), file=sys.stderr)
+        return 2
+    torch.backends.cudnn.benchmark = True
+    start = time.monotonic()
+    deadline = start + args.budget_s
+    results, skipped = [], []  # type: Tuple[List[Dict[str, Any]], List[Dict[str, str]]]
+    for size_text in args.sizes.split(","):
+        size = parse_size(size_text)
+        for name in args.models.split(","):
+            if time.monotonic() > deadline:
+                skipped.append({"config": "all", "model": name, "size": size_text, "error": "time budget"})
+                continue
+            t0 = time.monotonic()
+            rows = bench_model_size(name, size, args, device, deadline, skipped)
+            results.extend(rows)
+            print(format_table({"model": "{} {}".format(name, size_text), "results": rows,
+                                "machine": machine_info(device, torch.get_num_threads())}))
+            print("({:.0f} s)".format(time.monotonic() - t0), flush=True)
+    report = {"command": "bench/gpu_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "latency": "model call: forward + argmax on a device-resident 1x3xHxW batch (CUDA events); "
+                         "Segmenter: host uint8 image to host labels (wall clock)",
+              "input": "synthetic road scenes make_scene(1000..)", "machine": machine_info(device,
+                                                                                         torch.get_num_threads()),
+              "elapsed_s": round(time.monotonic() - start, 1), "results": results, "skipped": skipped}
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "gpu_bench.json")
+    write_json_atomic(path, report)
+    bad = [r for r in results if r["label_agreement"] < 0.995]
+    for r in bad:
+        print("label agreement below 99.5%: {} {} {}: {:.4f}".format(r["model"], r["size"], r["name"],
+                                                                    r["label_agreement"]), file=sys.stderr)
+    print("wrote {} ({} results, {} skipped, {:.0f} s)".format(path, len(results), len(skipped),
+                                                              report["elapsed_s"]))
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

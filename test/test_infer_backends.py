@@ -17,6 +17,7 @@ from swiftnet_ros.infer.backend_torch import (
 )
 from swiftnet_ros.infer.export import export_onnx
 from swiftnet_ros.infer.weights import load_torch_weights
+from swiftnet_ros.infer.winograd import WinogradConv2d, nnpack_available, winograd_eligible
 from swiftnet_ros.model import build_model
 
 CPU = torch.device("cpu")
@@ -234,3 +235,51 @@ def test_onnxruntime_in_graph_argmax_and_precision_check():
 def test_labels_are_numpy_compatible(rn18):
     labels = TorchBackend(rn18, CPU).labels(image_batch()).numpy()
     assert labels.dtype == np.uint8 and labels.max() < 19
+
+
+# ------------------------------------------------------------------ Winograd (NNPACK) on CPU
+needs_nnpack = pytest.mark.skipif(not nnpack_available(), reason="this PyTorch has no NNPACK")
+
+
+@needs_nnpack
+@pytest.mark.parametrize("shape", [(1, 16, 24, 32), (1, 8, 5, 7)])  # NNPACK, and the small-map fallback
+def test_winograd_conv_matches_conv2d(shape):
+    g = torch.Generator().manual_seed(0)
+    conv = nn.Conv2d(shape[1], 12, 3, padding=1).eval()
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.1)
+        x = torch.randn(shape, generator=g)
+        torch.testing.assert_close(WinogradConv2d(conv)(x), conv(x), rtol=1e-4, atol=1e-4)
+        cl = x.contiguous(memory_format=torch.channels_last)  # any input layout
+        torch.testing.assert_close(WinogradConv2d(conv)(cl), conv(x), rtol=1e-4, atol=1e-4)
+    for bad in (nn.Conv2d(4, 4, 3, stride=2), nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, groups=2),
+                nn.Conv2d(4, 4, 3, dilation=2)):
+        assert not winograd_eligible(bad)
+        with pytest.raises(ValueError, match="needs a 3x3 stride-1 ungrouped Conv2d"):
+            WinogradConv2d(bad)
+
+
+@needs_nnpack
+def test_winograd_backend_agrees_and_runs_the_stem_channels_last(rn18):
+    backend = TorchBackend(rn18, CPU, winograd=True)
+    # 13 encoder 3x3 stride-1 convolutions (2 per block, less the 3 strided) + 3 decoder blends
+    assert len(backend.winograd) == 16
+    assert backend.stem == ["encoder.conv1", "encoder.bn1", "encoder.relu", "encoder.maxpool"]
+    assert backend.model.encoder.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = image_batch(5, 96, 160)
+    with torch.no_grad():
+        reference = rn18(x)
+    assert (backend.labels(x) == reference.argmax(1)).float().mean() >= 0.999
+    logits = backend.logits(x)
+    assert (logits - reference).abs().max() <= 1e-4 * reference.abs().max()
+    nchw = TorchBackend(rn18, CPU, winograd=True, channels_last=False)
+    assert nchw.stem == [] and (nchw.labels(x) == reference.argmax(1)).float().mean() >= 0.999
+
+
+def test_winograd_is_cpu_only_and_needs_nnpack(rn18, monkeypatch):
+    with pytest.raises(ValueError, match="winograd=True is a CPU option"):
+        TorchBackend(rn18, torch.device("cuda"), winograd=True)
+    monkeypatch.setattr(torch, "_nnpack_available", lambda: False)  # as a PyTorch built without NNPACK
+    assert not nnpack_available()
+    with pytest.raises(ValueError, match="winograd=True needs NNPACK"):
+        TorchBackend(rn18, CPU, winograd=True)

@@ -131,18 +131,18 @@ def test_image_to_batch():
 
 
 def test_choose_backend():
-    gpu = torch.device("cuda")
-    assert choose_backend("auto", "engine", CPU) == "tensorrt"
-    assert choose_backend("auto", "onnx", gpu) == "onnxruntime"
-    assert choose_backend("tensorrt", "onnx", gpu) == "tensorrt"
-    assert choose_backend("auto", "checkpoint", gpu) == "torch"
-    assert choose_backend("auto", "preset", CPU, onnxruntime_available=True) == "onnxruntime"
-    assert choose_backend("auto", "preset", CPU, onnxruntime_available=False) == "torch"
-    assert choose_backend("onnxruntime", "checkpoint", gpu) == "onnxruntime"
+    assert choose_backend("auto", "engine") == "tensorrt"
+    assert choose_backend("auto", "onnx") == "onnxruntime"
+    assert choose_backend("tensorrt", "onnx") == "tensorrt"
+    assert choose_backend("auto", "checkpoint") == "torch"
+    assert choose_backend("auto", "preset") == "torch"
+    assert choose_backend("onnxruntime", "checkpoint") == "onnxruntime"
     with pytest.raises(ValueError, match="backend 'torch' needs a checkpoint"):
-        choose_backend("torch", "onnx", CPU)
+        choose_backend("torch", "onnx")
     with pytest.raises(ValueError, match="runs only with backend 'tensorrt'"):
-        choose_backend("onnxruntime", "engine", CPU)
+        choose_backend("onnxruntime", "engine")
+    with pytest.raises(ValueError, match="unknown backend 'trt'"):
+        choose_backend("trt", "checkpoint")
 
 
 # ------------------------------------------------------------------ every bad argument

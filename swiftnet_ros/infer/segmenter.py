@@ -24,7 +24,7 @@ LOG = logging.getLogger(__name__)
 
 OUTPUT_SIZES = ("input", "model")
 BACKEND_OPTIONS = {
-    "torch": ("fold_bn", "channels_last", "cudnn_benchmark", "cuda_graphs", "jit", "compile"),
+    "torch": ("fold_bn", "channels_last", "winograd", "cudnn_benchmark", "cuda_graphs", "jit", "compile"),
     "onnxruntime": ("threads", "optimization", "providers", "opset", "argmax"),
     "tensorrt": ("workspace_mb", "timing_cache", "opset", "argmax"),
 }
@@ -38,20 +38,12 @@ class SegmentationResult:
     timings: Dict[str, float] = field(default_factory=dict)
 
 
-def _onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def choose_backend(backend: str, kind: str, device: torch.device, onnxruntime_available: bool = True) -> str:
+def choose_backend(backend: str, kind: str) -> str:
     """The backend for ``backend`` ("auto" or a name) and a weights kind (preset/checkpoint/onnx/engine).
 
-    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> torch on CUDA
-    (fp16 + CUDA graphs need no build step) and onnxruntime on CPU (the fastest here, see the
-    README's CPU benchmark), or torch where onnxruntime is not installed.
+    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> torch (on
+    CUDA: CUDA graphs, no engine build step; on CPU: Winograd convolutions, the fastest here, see
+    the README's CPU benchmark).
     """
     if backend not in BACKENDS:
         raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
@@ -64,11 +56,7 @@ def choose_backend(backend: str, kind: str, device: torch.device, onnxruntime_av
             raise ValueError("backend 'torch' needs a checkpoint or a preset, not an ONNX file; use "
                              "backend 'onnxruntime' or 'tensorrt'")
         return "onnxruntime" if backend == "auto" else backend
-    if backend != "auto":
-        return backend
-    if device.type == "cpu" and onnxruntime_available:
-        return "onnxruntime"
-    return "torch"
+    return "torch" if backend == "auto" else backend
 
 
 def check_image(image: Any) -> np.ndarray:
@@ -150,7 +138,7 @@ class Segmenter:
         self.output_size = output_size
         self.input_size = check_input_size(input_size) if input_size is not None else None
         kind = weights_kind(weights)
-        self.backend_name = choose_backend(backend, kind, self.device, _onnxruntime_available())
+        self.backend_name = choose_backend(backend, kind)
         options = dict(backend_options or {})
         unknown = sorted(set(options) - set(BACKEND_OPTIONS[self.backend_name]))
         if unknown:
@@ -212,8 +200,10 @@ class Segmenter:
         options = self._options
         if self.backend_name == "torch":
             from swiftnet_ros.infer.backend_torch import TorchBackend
+            from swiftnet_ros.infer.winograd import nnpack_available
 
-            torch_options = {"cuda_graphs": self.device.type == "cuda"}
+            on_cuda = self.device.type == "cuda"
+            torch_options = {"cuda_graphs": on_cuda, "winograd": not on_cuda and nnpack_available()}
             torch_options.update(options)
             self.backend = TorchBackend(self._model, self.device, self.precision, **torch_options)
             return

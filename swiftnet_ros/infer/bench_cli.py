@@ -141,7 +141,7 @@ def machine_info(device: Any, threads: int) -> Dict[str, Any]:
 
 
 class _Config:
-    def __init__(self, label: str, backend: str, precision: str, options: Dict[str, bool],
+    def __init__(self, label: str, backend: str, precision: str, options: Dict[str, Any],
                  run: Any, describe: str) -> None:
         self.label, self.backend, self.precision, self.options = label, backend, precision, options
         self.run, self.describe = run, describe
@@ -202,6 +202,8 @@ def _bench(args: argparse.Namespace) -> int:
     entries = [_Config("baseline (eager fp32 NCHW)", "eager", "fp32", {}, baseline, "model(x).argmax(1)")]
     skipped = []
     for label, backend, options, precision in configs:
+        if backend == "onnxruntime":
+            options = dict(options, threads=threads)  # the same CPU threads as torch
         try:
             segmenter = Segmenter(args.model, backend=backend, precision=precision, device=str(device),
                                   input_size=size, warmup=0, engine_cache_dir=args.engine_cache_dir,

@@ -160,7 +160,7 @@ class RosClient:
             rclpy.spin_once(self.node, timeout_sec=0.02)
         return predicate()
 
-    def wait_connected(self, compressed: bool = False, timeout: float = 30.0) -> None:
+    def wait_connected(self, compressed: bool = False, timeout: float = 60.0) -> None:
         pub = self.compressed_pub if compressed else self.image_pub
         topics = [self.namespace + "/" + topic for topic, _ in OUTPUTS.values()]
         ok = self.spin_until(lambda: pub.get_subscription_count() > 0

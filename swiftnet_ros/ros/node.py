@@ -25,6 +25,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import (
@@ -37,7 +38,6 @@ from rclpy.qos import (
 )
 from sensor_msgs.msg import CompressedImage, Image
 
-from swiftnet_ros.infer import visualize
 from swiftnet_ros.msg import SegmentationInfo
 from swiftnet_ros.ros import image_conversion as conversion
 from swiftnet_ros.ros.params import (
@@ -123,11 +123,21 @@ class SegmentationNode(Node):
         self.stats = NodeStats()
         self._slot = FrameSlot()
         self._stopping = threading.Event()
+        self._worker = None  # type: Optional[threading.Thread]
+        self.segmenter = None  # type: Any
+
+    def load_model(self) -> None:
+        """Load the weights (seconds; minutes for a TensorRT engine build); ``run`` calls it in a thread."""
+        from swiftnet_ros.infer import visualize  # imports torch: only after the parameters were checked
+
+        self._visualize = visualize
         self.segmenter = self._load_segmenter()
         palette = load_palette(self.config.palette, self.segmenter.num_classes)
         self.palette = self.segmenter.palette if palette is None else palette
         self._color_table = visualize.lookup_table(self.palette)
 
+    def start(self) -> None:
+        """Create the topics, the diagnostics timer and the worker: from here on frames are answered."""
         out_qos = make_qos(self.config.output_qos, self.config.qos_depth)
         self._labels_pub = self.create_publisher(Image, "segmentation/labels", out_qos)
         self._color_pub = self.create_publisher(Image, "segmentation/color", out_qos)
@@ -144,9 +154,9 @@ class SegmentationNode(Node):
         self._diag_timer = self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info("ready: {} -> {}; subscribed to {} ({}, {} QoS)".format(
-            self.segmenter.describe(), self._sub.topic_name.rsplit("/", 1)[0] + "/segmentation",
-            self._sub.topic_name, self.config.input_transport, self.config.input_qos))
+        self.get_logger().info("ready: {} -> {}; subscribed to {} ({} QoS)".format(
+            self.segmenter.describe(), self._info_pub.topic_name, self._sub.topic_name,
+            self.config.input_qos))
 
     # ------------------------------------------------------------------ start-up
     def _check_overrides(self) -> None:
@@ -271,7 +281,7 @@ class SegmentationNode(Node):
         if config.publish_overlay and self._overlay_pub.get_subscription_count() > 0:
             c0 = time.perf_counter()
             base = image if image.shape[:2] == labels.shape else _resize(image, labels.shape)
-            blended = visualize.overlay(base, labels, self.palette, config.overlay_alpha)
+            blended = self._visualize.overlay(base, labels, self.palette, config.overlay_alpha)
             colorize_ms += (time.perf_counter() - c0) * 1e3
             self._overlay_pub.publish(_fill(Image(), conversion.rgb_to_image_fields(blended), header))
         total_ms = (time.monotonic() - frame.received) * 1e3
@@ -280,7 +290,7 @@ class SegmentationNode(Node):
                                 width=labels.shape[1])
         info.header = header
         info.class_names = list(self.segmenter.class_names)
-        info.class_fractions = visualize.class_fractions(labels, self.segmenter.num_classes).tolist()
+        info.class_fractions = self._visualize.class_fractions(labels, self.segmenter.num_classes).tolist()
         info.inference_ms = float(result.timings.get("total", (t2 - t1) * 1e3))
         info.total_ms = float(total_ms)
         info.dropped_frames = self._slot.dropped
@@ -327,6 +337,8 @@ class SegmentationNode(Node):
         """Stop the worker; True if it finished within ``timeout`` seconds (it may be mid-inference)."""
         self._stopping.set()
         self._slot.close()
+        if self._worker is None:
+            return True
         self._worker.join(timeout)
         return not self._worker.is_alive()
 
@@ -356,32 +368,82 @@ def _install_sigterm_handler() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the node until SIGINT/SIGTERM; a bad start-up configuration is one error line and exit code 2."""
+def _load_in_background(node: SegmentationNode) -> Optional[BaseException]:
+    """Load the model in a thread while this one watches for a shutdown, so that SIGINT / SIGTERM stop
+    the node at once even during a TensorRT engine build; the error if loading failed, else None."""
+    failure = []  # type: List[BaseException]
+
+    def load() -> None:
+        try:
+            node.load_model()
+        except BaseException as exc:  # reported by the caller as one line
+            failure.append(exc)
+
+    loader = threading.Thread(target=load, name="model_loader", daemon=True)
+    loader.start()
+    while loader.is_alive() and rclpy.ok():
+        loader.join(0.1)
+    if loader.is_alive():
+        raise KeyboardInterrupt  # shut down by a signal while loading
+    return failure[0] if failure else None
+
+
+def _fatal(exc: BaseException) -> int:
+    """One clear line instead of a traceback (SWIFTNET_ROS_DEBUG=1 shows it); the exit code."""
+    get_logger(NODE_NAME).fatal("cannot start: {}".format(_one_line(exc)))
+    if os.environ.get("SWIFTNET_ROS_DEBUG"):
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    rclpy.try_shutdown()
+    return 2 if isinstance(exc, ConfigError) else 1
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """Run the node until SIGINT/SIGTERM; 0 then, 2 for a bad configuration, 1 if the model cannot load."""
     rclpy.init(args=sys.argv if argv is None else argv)
     _install_sigterm_handler()
     try:
         node = SegmentationNode()
+        failure = _load_in_background(node)
+        if failure is not None:
+            return _fatal(failure)
+        node.start()
     except (KeyboardInterrupt, ExternalShutdownException):
+        get_logger(NODE_NAME).info("interrupted during start-up")
         rclpy.try_shutdown()
         return 0
-    except Exception as exc:  # start-up failure: one clear line, no traceback wall
-        get_logger(NODE_NAME).fatal("cannot start: {}".format(_one_line(exc)))
-        if os.environ.get("SWIFTNET_ROS_DEBUG"):
-            import traceback
-
-            traceback.print_exc()
-        rclpy.try_shutdown()
-        return 2 if isinstance(exc, ConfigError) else 1
+    except Exception as exc:
+        return _fatal(exc)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        # spin_once with a timeout, not spin(): a shutdown by signal is noticed within 0.1 s even if
+        # its wake-up of the executor is missed
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown(timeout_sec=0.5)
         if node.stop():
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console entry point: ``run``, then leave at once.
+
+    The interpreter's own teardown (PyTorch, Fast DDS) takes more than a second after the node has
+    already shut down cleanly (ROS logs flushed by try_shutdown), so the process ends with os._exit
+    and SIGINT / SIGTERM stop the node well within 2 s.
+    """
+    code = run(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+    return code  # not reached
 
 
 if __name__ == "__main__":

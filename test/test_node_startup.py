@@ -15,7 +15,7 @@ def fatal_lines(output):
     [
         ({"backend": "cuda"}, 2, "cannot start: parameter backend = 'cuda'; expected one of: auto, torch"),
         ({"overlay_alpha": 3.0}, 2, "overlay_alpha = 3.0 is out of range; expected 0.0 to 1.0"),
-        ({"weights": "mnv2", "colour": "red"}, 2, "unknown parameter(s) colour; valid parameters are: weights"),
+        ({"weights": "mnv2", "colour": "red"}, 2, "unknown parameter(s) colour; valid parameters are: "),
         ({"weights": "nomodel"}, 1, "weights 'nomodel' not found"),
     ],
 )

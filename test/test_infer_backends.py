@@ -1,6 +1,7 @@
 """Backends: BN folding is legal and exact, torch options agree, onnxruntime agrees with torch."""
 
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -283,3 +284,24 @@ def test_winograd_is_cpu_only_and_needs_nnpack(rn18, monkeypatch):
     assert not nnpack_available()
     with pytest.raises(ValueError, match="winograd=True needs NNPACK"):
         TorchBackend(rn18, CPU, winograd=True)
+
+
+DEMO_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo",
+                               "swiftnet_demo.pt")
+
+
+@pytest.mark.skipif(not os.path.exists(DEMO_CHECKPOINT), reason="demo/swiftnet_demo.pt not built yet")
+def test_backends_agree_on_the_demo_checkpoint():
+    from swiftnet_ros.data.synthetic import make_scene
+
+    model, meta = load_torch_weights(DEMO_CHECKPOINT)
+    image, _ = make_scene(7, (H, W))
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        reference = model(x).argmax(1).to(torch.uint8)
+    onnx_bytes = export_onnx(model, (H, W), meta["class_names"], meta["palette"])
+    backends = [TorchBackend(model, CPU), OnnxRuntimeBackend(onnx_bytes, CPU, threads=1)]
+    if nnpack_available():
+        backends.append(TorchBackend(model, CPU, winograd=True))
+    for backend in backends:
+        assert (backend.labels(x) == reference).float().mean() >= 0.999, backend.describe()

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from swiftnet_ros.infer import SegmentationResult, Segmenter
 from swiftnet_ros.infer.export import export_onnx
-from swiftnet_ros.infer.segmenter import choose_backend, image_to_batch, resize_labels
+from swiftnet_ros.infer.segmenter import check_file_precision, choose_backend, image_to_batch, resize_labels
 from swiftnet_ros.infer.weights import load_torch_weights, weights_kind
 from swiftnet_ros.model import build_model, save_checkpoint
 
@@ -143,6 +143,17 @@ def test_choose_backend():
         choose_backend("onnxruntime", "engine")
     with pytest.raises(ValueError, match="unknown backend 'trt'"):
         choose_backend("trt", "checkpoint")
+
+
+def test_file_precision():
+    check_file_precision("m.onnx", "onnx", "fp32", "fp32", "onnxruntime")
+    check_file_precision("m.onnx", "onnx", "fp32", "fp16", "tensorrt")  # fp16 engine from fp32 ONNX
+    with pytest.raises(ValueError, match="m.onnx was exported for fp32 but precision 'fp16'"):
+        check_file_precision("m.onnx", "onnx", "fp32", "fp16", "onnxruntime")
+    with pytest.raises(ValueError, match="m.engine was exported for fp32 but precision 'fp16'"):
+        check_file_precision("m.engine", "engine", "fp32", "fp16", "tensorrt")
+    with pytest.raises(ValueError, match="exported for fp16 but precision 'fp32'"):
+        check_file_precision("m.onnx", "onnx", "fp16", "fp32", "tensorrt")
 
 
 # ------------------------------------------------------------------ every bad argument

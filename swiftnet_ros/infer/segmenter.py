@@ -59,6 +59,15 @@ def choose_backend(backend: str, kind: str) -> str:
     return "torch" if backend == "auto" else backend
 
 
+def check_file_precision(weights: str, kind: str, file_precision: str, precision: str, backend: str) -> None:
+    """An ONNX file or engine runs at its own precision, except that TensorRT builds fp16 engines from
+    fp32 ONNX (a builder flag)."""
+    if file_precision == precision or (kind == "onnx" and backend == "tensorrt" and file_precision == "fp32"):
+        return
+    raise ValueError("{} was exported for {} but precision {!r} was requested".format(
+        weights, file_precision, precision))
+
+
 def check_image(image: Any) -> np.ndarray:
     """An (H, W, 3) uint8 array, or a ValueError that says what was wrong."""
     if not isinstance(image, np.ndarray):
@@ -169,9 +178,7 @@ class Segmenter:
         self.num_classes = len(self.class_names)
         if kind in ("onnx", "engine"):
             self._set_fixed_size(tuple(meta["input_size"]))
-            if meta["precision"] != self.precision:
-                raise ValueError("{} was exported for {} but precision {!r} was requested".format(
-                    weights, meta["precision"], self.precision))
+            check_file_precision(weights, kind, meta["precision"], self.precision, self.backend_name)
         self._build(kind)
         if self.input_size is not None:
             self.warm_up(warmup)
@@ -235,8 +242,8 @@ class Segmenter:
                 if kind == "onnx":
                     with open(self.weights, "rb") as f:
                         onnx_bytes = f.read()
-                else:
-                    onnx_bytes = self._export(size, **export_options)
+                else:  # fp32 ONNX; fp16 is the builder's flag (more robust than fp16 ONNX)
+                    onnx_bytes = self._export(size, fp16=False, **export_options)
                 engine, path = engine_for_onnx(onnx_bytes, size, self.precision, self.device, cache_dir,
                                                force, **options)
                 LOG.info("TensorRT engine %s", path)
@@ -246,11 +253,13 @@ class Segmenter:
         if self.input_size is not None:
             self.backend = self._make_fixed(self.input_size)
 
-    def _export(self, size: Tuple[int, int], opset: int = 13, argmax: str = "host") -> bytes:
+    def _export(self, size: Tuple[int, int], opset: int = 13, argmax: str = "host",
+                fp16: Optional[bool] = None) -> bytes:
         from swiftnet_ros.infer.export import export_onnx
 
-        return export_onnx(self._model, size, self.class_names, self.palette, opset=opset,
-                           fp16=self.precision == "fp16", argmax=argmax, model_name=self.model_name)
+        fp16 = self.precision == "fp16" if fp16 is None else fp16
+        return export_onnx(self._model, size, self.class_names, self.palette, opset=opset, fp16=fp16,
+                           argmax=argmax, model_name=self.model_name)
 
     def _backend_for(self, size: Tuple[int, int]) -> Backend:
         if self.backend is None:

@@ -1,0 +1,84 @@
+"""Datasets for training and evaluation, built from a TrainConfig (readers: swiftnet_ros.data)."""
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from swiftnet_ros.train.config import TrainConfig
+
+
+@dataclass
+class DatasetInfo:
+    """Class names and palette of a dataset; they go into every checkpoint trained on it."""
+
+    class_names: List[str]
+    palette: np.ndarray  # (C, 3) uint8 RGB
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> "DatasetInfo":
+        labels = dataset.label_set
+        return cls(list(labels.class_names), np.asarray(labels.palette, dtype=np.uint8))
+
+
+def train_transform(config: TrainConfig) -> Optional[Callable]:
+    """Random scale, crop (label padded with void), flip and optional jitter, as the config says.
+
+    crop_size 0 keeps whole images (then scale_min = scale_max = 1 keeps batches of equal size);
+    None when nothing is random.
+    """
+    from swiftnet_ros.data import transforms as T
+
+    scale = (config.scale_min, config.scale_max)
+    if config.crop_size:
+        return T.train_transform(config.crop_size, scale=scale, flip=config.flip, jitter=config.jitter)
+    steps = [T.RandomScale(*scale)] if scale != (1.0, 1.0) else []
+    steps += [T.RandomHorizontalFlip()] if config.flip else []
+    steps += [T.PhotometricJitter()] if config.jitter else []
+    return T.Compose(steps) if steps else None
+
+
+def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, DatasetInfo]:
+    """(augmented training set, plain validation set, class info) for the configured dataset."""
+    transform = train_transform(config)
+    if config.dataset == "synthetic":
+        from swiftnet_ros.data.synthetic import SyntheticDataset
+
+        size = _size(config.size)
+        train = SyntheticDataset(config.train_num, config.train_seed, transform=transform, **size)
+        val = SyntheticDataset(config.val_num, config.val_seed, **size)
+    else:
+        from swiftnet_ros.data.datasets import build_dataset
+
+        train = build_dataset(config.dataset, config.root, config.train_split, transform=transform)
+        val = build_dataset(config.dataset, config.root, config.val_split)
+    info = DatasetInfo.of(train)
+    if DatasetInfo.of(val).class_names != info.class_names:
+        raise ValueError("training and validation sets have different classes: {} vs {}".format(
+            info.class_names, DatasetInfo.of(val).class_names))
+    return train, val, info
+
+
+def build_eval_dataset(name: str, root: Optional[str] = None, split: str = "val", seed: int = 424242,
+                       num: int = 50, size: Optional[Sequence[int]] = None) -> Tuple[Dataset, DatasetInfo]:
+    """An unaugmented dataset to evaluate on: a split of a real one, or synthetic scenes seed..seed+num-1."""
+    if name == "synthetic":
+        from swiftnet_ros.data.synthetic import SyntheticDataset
+
+        dataset = SyntheticDataset(num, seed, **_size(size))
+    else:
+        if not root:
+            raise ValueError("dataset {!r} needs --root (the dataset folder)".format(name))
+        from swiftnet_ros.data.datasets import build_dataset
+
+        dataset = build_dataset(name, root, split)
+    return dataset, DatasetInfo.of(dataset)
+
+
+def _size(size: Optional[Sequence[int]]) -> dict:
+    return {} if size is None else {"size": (int(size[0]), int(size[1]))}

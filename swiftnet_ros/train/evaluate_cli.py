@@ -1,0 +1,100 @@
+"""`swiftnet-ros evaluate --weights W --dataset ... --json out.json|-`: mIoU, per-class IoU, pixel accuracy.
+
+The JSON goes to a file or, with `--json -`, to stdout (progress and log lines go to stderr). A per-class
+IoU bar chart is written next to the JSON file (out.png for out.json) or to --plot.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from swiftnet_ros.train.config import DATASETS, DEVICES
+
+LOG = logging.getLogger("swiftnet_ros.train")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True,
+                        help="checkpoint (.pt) written by swiftnet-ros train or import")
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="dataset kind")
+    parser.add_argument("--root", help="dataset folder (not needed for synthetic)")
+    parser.add_argument("--split", default="val", help="split to evaluate (default val)")
+    parser.add_argument("--seed", type=int, default=424242,
+                        help="synthetic: first scene seed (default 424242)")
+    parser.add_argument("--num", type=int, default=50, help="synthetic: number of scenes (default 50)")
+    parser.add_argument("--size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), default=None,
+                        help="synthetic scene size (default: the generator's 256 x 512)")
+    parser.add_argument("--multi-scale", action="store_true",
+                        help="average probabilities over scales 0.5, 0.75, 1, 1.25, 1.5 (paper: +0.9 mIoU)")
+    parser.add_argument("--scales", type=float, nargs="+", default=None,
+                        help="custom scales (implies multi-scale)")
+    parser.add_argument("--flip", action="store_true", help="also average over horizontally flipped images")
+    parser.add_argument("--json", default="-", help="output JSON file, or - for stdout (default)")
+    parser.add_argument("--plot", default=None,
+                        help="per-class IoU chart PNG (default: next to the JSON file)")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="device (default auto)")
+    parser.add_argument("--batch-size", type=int, default=1, help="images per batch (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--workers", type=int, default=2, help="data loader worker processes (default 2)")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as e:  # bad weights, dataset or options: one clear line
+        print("swiftnet-ros evaluate: error: {}".format(e), file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from swiftnet_ros.model import load_model
+    from swiftnet_ros.train.data import build_eval_dataset
+    from swiftnet_ros.train.evaluate import PAPER_SCALES, evaluate, plot_per_class_iou
+    from swiftnet_ros.train.trainer import select_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, meta = load_model(args.weights)
+    model.float()  # fp16-stored weights evaluate in fp32
+    dataset, info = build_eval_dataset(args.dataset, root=args.root, split=args.split, seed=args.seed,
+                                       num=args.num, size=args.size)
+    names = list(meta["class_names"])
+    if len(names) != info.num_classes:
+        raise ValueError("{} predicts {} classes but dataset {} has {}".format(
+            args.weights, len(names), args.dataset, info.num_classes))
+    scales = args.scales or (PAPER_SCALES if args.multi_scale else (1.0,))
+    device = select_device(args.device)
+    start = time.time()
+    result = evaluate(model.to(device), dataset, names, device, batch_size=args.batch_size,
+                      workers=args.workers, scales=scales, flip=args.flip, progress=not args.no_progress)
+    result.update({
+        "weights": args.weights,
+        "model": model.config.name,
+        "dataset": args.dataset,
+        "split": args.split if args.dataset != "synthetic" else None,
+        "seed": args.seed if args.dataset == "synthetic" else None,
+        "seconds": round(time.time() - start, 1),
+    })
+    text = json.dumps(result, indent=2)
+    plot = args.plot
+    if args.json == "-":
+        print(text)
+    else:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+        plot = plot or os.path.splitext(args.json)[0] + ".png"
+    if plot:
+        plot_per_class_iou(result["per_class_iou"], meta["palette"], plot,
+                           title="{} on {}: mIoU {:.1%}".format(os.path.basename(args.weights), args.dataset,
+                                                                result["miou"]))
+    LOG.info("mIoU %.4f, pixel accuracy %.4f over %d images%s", result["miou"], result["pixel_accuracy"],
+             result["num_images"], ", chart " + plot if plot else "")
+    return 0

@@ -42,10 +42,26 @@ def ros_value(value: object) -> str:
     return str(value)
 
 
+_DOMAIN = {"id": None}  # type: Dict[str, Optional[int]]
+
+
+def ros_init() -> int:
+    """rclpy.init on a DDS domain of its own (1..100), which node processes started afterwards share.
+
+    Other test runs on the machine then cannot slow discovery down or answer our topics.
+    """
+    domain = 1 + uuid.uuid4().int % 100
+    _DOMAIN["id"] = domain
+    rclpy.init(domain_id=domain)
+    return domain
+
+
 def node_env() -> Dict[str, str]:
     env = dict(os.environ)
     env["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
     env.setdefault("OMP_NUM_THREADS", "2")
+    if _DOMAIN["id"] is not None:
+        env["ROS_DOMAIN_ID"] = str(_DOMAIN["id"])
     return env
 
 

@@ -11,6 +11,7 @@ from node_helpers import (
     NodeProcess,
     RosClient,
     image_array,
+    ros_init,
     sample_image,
     stamp,
     unique_namespace,
@@ -27,7 +28,7 @@ CITYSCAPES = get_label_set("cityscapes")
 
 @pytest.fixture(scope="module")
 def client():
-    rclpy.init()
+    ros_init()
     namespace = unique_namespace("node")
     with NodeProcess(namespace, dict(FAST_MODEL, error_log_period=0.0)) as node:
         node.wait_ready()

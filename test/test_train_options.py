@@ -1,0 +1,63 @@
+"""Trainer options: ImageNet encoder init from a file, model options, boundary-aware loss, SyncBN."""
+
+import logging
+
+import pytest
+import torch
+from test_train_loop import _config, _sets
+
+from swiftnet_ros.model import build_model
+from swiftnet_ros.train.trainer import Trainer
+
+
+def _torchvision_resnet18_file(path):
+    """A file laid out like torchvision's resnet18 ImageNet weights (random values, with the fc head)."""
+    torch.manual_seed(5)
+    state = {k: torch.randn_like(v.float()).to(v.dtype) if v.is_floating_point() else v
+             for k, v in build_model("rn18").encoder.state_dict().items()}
+    state.update({"fc.weight": torch.randn(1000, 512), "fc.bias": torch.randn(1000)})
+    torch.save(state, path)
+    return state
+
+
+def test_init_encoder_loads_a_torchvision_file_and_model_options_pass_through(tmp_path, caplog):
+    state = _torchvision_resnet18_file(str(tmp_path / "resnet18-imagenet.pth"))
+    config = _config(tmp_path / "run", init_encoder=str(tmp_path / "resnet18-imagenet.pth"),
+                     upsample="nearest", blend="1x1")
+    with caplog.at_level(logging.INFO, logger="swiftnet_ros.train"):
+        trainer = Trainer(config, *_sets(config), progress=False)
+    assert "encoder initialised from ImageNet weights" in caplog.text
+    assert "from scratch" not in caplog.text
+    encoder = trainer.model.encoder.state_dict()
+    for key, value in encoder.items():
+        assert torch.equal(value, state[key]), key
+    assert (trainer.model.config.upsample, trainer.model.config.blend) == ("nearest", "1x1")
+    # the options survive into the checkpoint's model config
+    trainer.run_epoch(0)
+    from swiftnet_ros.model import load_model
+
+    model, _ = load_model(str(tmp_path / "run" / "last.pt"))
+    assert (model.config.upsample, model.config.blend) == ("nearest", "1x1")
+
+
+def test_init_encoder_refuses_a_file_for_another_encoder(tmp_path):
+    _torchvision_resnet18_file(str(tmp_path / "rn18.pth"))
+    config = _config(tmp_path / "run", model="mnv2", init_encoder=str(tmp_path / "rn18.pth"))
+    with pytest.raises(ValueError, match="mobilenet_v2"):
+        Trainer(config, *_sets(config), progress=False)
+
+
+def test_boundary_aware_loss_trains(tmp_path):
+    config = _config(tmp_path, loss="boundary", train_num=4, epochs=1)
+    trainer = Trainer(config, *_sets(config), progress=False)
+    assert type(trainer.criterion).__name__ == "BoundaryAwareFocalLoss"
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.run_epoch(0)
+    assert trainer.history[0]["loss"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+
+
+def test_sync_bn_is_refused_without_cuda(tmp_path):
+    config = _config(tmp_path, sync_bn=True)
+    with pytest.raises(ValueError, match="sync_bn needs CUDA"):
+        Trainer(config, *_sets(config), progress=False)

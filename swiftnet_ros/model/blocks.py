@@ -71,11 +71,11 @@ class BNReLUConv(nn.Sequential):
     """Pre-activation unit of the reference code: BN -> ReLU -> conv (keys norm.*, conv.*)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, bias: bool = False,
-                 momentum: float = 0.1, conv: Optional[nn.Module] = None) -> None:
+                 conv: Optional[nn.Module] = None) -> None:
         super().__init__()
         if conv is None:
             conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
-        self.add_module("norm", nn.BatchNorm2d(in_channels, momentum=momentum))
+        self.add_module("norm", nn.BatchNorm2d(in_channels))
         self.add_module("relu", nn.ReLU(inplace=True))
         self.add_module("conv", conv)
 
@@ -135,15 +135,14 @@ class SpatialPyramidPooling(nn.Module):
     def __init__(self, in_channels: int, num_features: int = 128, grids: Sequence[int] = (8, 4, 2),
                  mode: str = "bilinear") -> None:
         super().__init__()
+        # BN momentum: PyTorch's default 0.1. The reference's 0.005 here only suits its ~50 K
+        # iterations; short runs would evaluate with running statistics that lag far behind.
         level_size = num_features // len(grids)
-        momentum = 0.01 / 2  # the reference's SPP momentum
         self.grids = tuple(grids)
         self.mode = mode
-        self.bottleneck = BNReLUConv(in_channels, num_features, 1, momentum=momentum)
-        self.levels = nn.ModuleList(
-            [BNReLUConv(num_features, level_size, 1, momentum=momentum) for _ in self.grids])
-        fused = num_features + level_size * len(self.grids)
-        self.fuse = BNReLUConv(fused, num_features, 1, momentum=momentum)
+        self.bottleneck = BNReLUConv(in_channels, num_features, 1)
+        self.levels = nn.ModuleList([BNReLUConv(num_features, level_size, 1) for _ in self.grids])
+        self.fuse = BNReLUConv(num_features + level_size * len(self.grids), num_features, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = spatial_size(x)

@@ -113,7 +113,7 @@ class OnnxRuntimeBackend(Backend):
         self.providers = session.get_providers()
         self.metadata = dict(session.get_modelmeta().custom_metadata_map)
         self._binding = session.io_binding() if in_shape is not None and self.out_shape is not None else None
-        self._out = None  # type: Optional[torch.Tensor]
+        self._out: Optional[torch.Tensor] = None
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

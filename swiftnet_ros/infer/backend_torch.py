@@ -19,7 +19,7 @@ convolutions are slow or missing); use fp32 there.
 import copy
 import logging
 import warnings
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -41,7 +41,7 @@ def has_torch_compile() -> bool:
 
 def _count_uses(roots: List[object]) -> Dict[int, int]:
     """How many times each autograd node is consumed (edges into it) in the graph below ``roots``."""
-    uses = {}  # type: Dict[int, int]
+    uses: Dict[int, int] = {}
     keep = []  # hold the nodes so that their ids stay unique during the walk
     stack = list(roots)
     for root in roots:
@@ -67,9 +67,9 @@ def find_foldable_pairs(model: nn.Module, example: torch.Tensor) -> List[Tuple[s
     convolution's node, that node has exactly one consumer, and both modules run once per forward
     (a convolution shared between pyramid levels with separate BNs is not).
     """
-    calls = {}  # type: Dict[str, int]
-    conv_node = {}  # type: Dict[str, object]
-    bn_input_node = {}  # type: Dict[str, object]
+    calls: Dict[str, int] = {}
+    conv_node: Dict[str, object] = {}
+    bn_input_node: Dict[str, object] = {}
     handles = []
 
     def conv_hook(name: str) -> Callable:
@@ -160,10 +160,10 @@ class CudaGraphRunner:
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], warmup: int = 3) -> None:
         self.fn = fn
         self.warmup = warmup
-        self.graph = None  # type: Optional[torch.cuda.CUDAGraph]
-        self.key = None  # type: Optional[tuple]
-        self.static_in = None  # type: Optional[torch.Tensor]
-        self.static_out = None  # type: Optional[torch.Tensor]
+        self.graph: Optional[torch.cuda.CUDAGraph] = None
+        self.key: Optional[tuple] = None
+        self.static_in: Optional[torch.Tensor] = None
+        self.static_out: Optional[torch.Tensor] = None
         self.captures = 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -220,11 +220,11 @@ class TorchBackend(Backend):
         model = copy.deepcopy(model).float().eval()
         for p in model.parameters():
             p.requires_grad_(False)
-        self.folded = []  # type: List[Tuple[str, str]]
+        self.folded: List[Tuple[str, str]] = []
         if fold_bn:
             self.folded = fold_batchnorm(model, torch.zeros(1, 3, 64, 64))
-        self.winograd = []  # type: List[str]
-        self.stem = []  # type: List[str]
+        self.winograd: List[str] = []
+        self.stem: List[str] = []
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if winograd:
             self.winograd = use_winograd(model)
@@ -242,8 +242,8 @@ class TorchBackend(Backend):
         self.options = {"fold_bn": fold_bn, "channels_last": channels_last, "winograd": winograd,
                         "cudnn_benchmark": cudnn_benchmark, "cuda_graphs": cuda_graphs, "jit": jit,
                         "compile": compile}
-        self._traced = {}  # type: Dict[tuple, Callable]
-        self._compiled = {}  # type: Dict[str, Callable]
+        self._traced: Dict[tuple, Callable] = {}
+        self._compiled: Dict[str, Callable] = {}
         self._graphs = CudaGraphRunner(self._run_labels) if cuda_graphs else None
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:

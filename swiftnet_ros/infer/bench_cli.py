@@ -145,10 +145,10 @@ class _Config:
                  run: Any, describe: str) -> None:
         self.label, self.backend, self.precision, self.options = label, backend, precision, options
         self.run, self.describe = run, describe
-        self.times = []  # type: List[float]
-        self.agreement = []  # type: List[float]
-        self.peak_mb = None  # type: Optional[float]
-        self.forward_mb = None  # type: Optional[float]
+        self.times: List[float] = []
+        self.agreement: List[float] = []
+        self.peak_mb: Optional[float] = None
+        self.forward_mb: Optional[float] = None
 
 
 # ---------------------------------------------------------------------------- benchmark

@@ -8,7 +8,7 @@ static shapes).
 """
 
 import time
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ def multiscale_probabilities(logits_fns: Sequence[Callable[[torch.Tensor], torch
     if not logits_fns:
         raise ValueError("need at least one model")
     height, width = int(x.shape[2]), int(x.shape[3])
-    total = None  # type: Optional[torch.Tensor]
+    total: Optional[torch.Tensor] = None
     count = 0
     for fn in logits_fns:
         for scale in scales:
@@ -93,7 +93,7 @@ class MultiScaleSegmenter:
             raise ValueError("output_size {!r}: expected 'input' or 'model'".format(output_size))
         self.output_size = output_size
         self.input_size = tuple(int(v) for v in input_size) if input_size is not None else None
-        self.backends = []  # type: List[TorchBackend]
+        self.backends: List[TorchBackend] = []
         metas = []
         for name in names:
             model, meta = load_torch_weights(name)

@@ -9,7 +9,7 @@ Python, exact for any size).
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -161,8 +161,8 @@ class Segmenter:
         self._engine_cache = (engine_cache_dir, force_engine_rebuild)
         self._options = options
         self._model = None
-        self._make_fixed = None  # type: Optional[Callable[[Tuple[int, int]], Backend]]
-        self.backend = None  # type: Optional[Backend]
+        self._make_fixed: Optional[Callable[[Tuple[int, int]], Backend]] = None
+        self.backend: Optional[Backend] = None
         if kind in ("preset", "checkpoint"):
             model, meta = load_torch_weights(weights)
             self._model = model
@@ -173,7 +173,7 @@ class Segmenter:
         else:
             meta = self._engine_metadata(weights)
         self.model_name = str(meta["model_name"])
-        self.class_names = list(meta["class_names"])  # type: List[str]
+        self.class_names: List[str] = list(meta["class_names"])
         self.palette = as_palette(meta["palette"], len(self.class_names), weights)
         self.num_classes = len(self.class_names)
         if kind in ("onnx", "engine"):

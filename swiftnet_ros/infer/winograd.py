@@ -73,7 +73,7 @@ def channels_last_stem(model: nn.Module, example: torch.Tensor) -> List[str]:
 
     Found by one forward with hooks, so it follows the model's actual execution order.
     """
-    order = []  # type: List[str]
+    order: List[str] = []
     handles = []
     for name, module in model.named_modules():
         if len(list(module.children())) == 0 or isinstance(module, WinogradConv2d):

@@ -3,8 +3,10 @@
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -29,8 +31,8 @@ def test_short_demo_answers_every_frame_and_writes_its_outputs(tmp_path):
     env = dict(os.environ)
     env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the demo must set it for itself and its children
     command = [sys.executable, "-m", "swiftnet_ros.cli", "demo", "--frames", "4", "--size", "256x128",
-               "--fps", "2", "--out", out, "--weights", weights, "--namespace",
-               "/demo_test_{}".format(os.getpid())]
+               "--out", out, "--weights", weights, "--namespace", "/demo_test_{}".format(os.getpid()),
+               "--domain-id", str(random.Random(uuid.uuid4().int).randint(1, 100))]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -88,6 +90,7 @@ def test_missing_demo_checkpoint_is_a_clear_error(tmp_path, monkeypatch, capsys)
     ({"fps": 0.0}, "--fps 0.0"),
     ({"size": "huge"}, "bad size 'huge'"),
     ({"bag": "/nonexistent/bag"}, "--bag /nonexistent/bag: no rosbag2 directory there"),
+    ({"domain_id": 500}, "bad ROS domain id 500: expected 0 to 101"),
 ])
 def test_bad_demo_arguments(tmp_path, capsys, overrides, message):
     args = _args(out=str(tmp_path / "out"), weights="mnv2")

@@ -1,6 +1,7 @@
 """``swiftnet-ros play-bag`` as a separate OS process, received here with real rclpy and Fast DDS."""
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 FRAMES = 6
 RATE = 10.0  # recorded frames per second
+# a domain of our own: apart from other ROS 2 tests running on this machine at the same time
+DOMAIN_ID = random.Random(uuid.uuid4().int).randint(1, 100)
 
 
 def _scenes(n, seed=0):
@@ -35,20 +38,23 @@ def bag(tmp_path_factory):
 
 
 def _play(args):
-    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA")
+    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA", ROS_DOMAIN_ID=str(DOMAIN_ID))
     return subprocess.Popen([sys.executable, "-m", "swiftnet_ros.cli", "play-bag"] + args, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 class Listener:
-    def __init__(self, topic, qos=50):
-        rclpy.init()
+    def __init__(self, topic, qos=50, then=None):
+        rclpy.init(domain_id=DOMAIN_ID)
         self.node = rclpy.create_node("play_listener_" + uuid.uuid4().hex[:6])
         self.received = []
+        self.then = then
         self.node.create_subscription(Image, topic, self._on_image, qos)
 
     def _on_image(self, msg):
         self.received.append((msg, time.monotonic()))
+        if self.then is not None:
+            self.then(msg)
 
     def spin_until(self, done, timeout):
         deadline = time.monotonic() + timeout
@@ -110,6 +116,40 @@ def test_loop_until_sigint_exits_cleanly(bag):
     recorded = [bags.DEFAULT_START_NS + i * int(1e9 / RATE) for i in range(FRAMES)]
     assert set(stamps) == set(recorded)  # later passes repeat the recorded stamps
     assert sum(b < a for a, b in zip(stamps, stamps[1:])) >= 1  # and start again from the first
+
+
+def test_answer_gate_waits_for_each_answer_and_gives_up_on_a_lost_one(bag):
+    path, _ = bag
+    topic = "/gated_" + uuid.uuid4().hex[:8]
+    pending = []  # (when to answer, message)
+
+    def answer_later(msg):
+        if len(listener.received) != 3:  # the third frame is never answered
+            pending.append((time.monotonic() + 0.25, msg))
+
+    listener = Listener(topic, then=answer_later)
+    answers = listener.node.create_publisher(Image, topic + "_answers", 10)
+    try:
+        # recorded at 10 Hz, asked for 20x: only the answers (0.25 s each) and the 1 s timeout pace it
+        proc = _play([path, "--topics", bags.IMAGE_TOPIC, "--topic-remap", bags.IMAGE_TOPIC + ":=" + topic,
+                      "--rate", "20", "--wait-for-subscribers", "1", "--answer-topic", topic + "_answers",
+                      "--answer-timeout", "1.0"])
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            rclpy.spin_once(listener.node, timeout_sec=0.02)
+            while pending and pending[0][0] <= time.monotonic():
+                answers.publish(pending.pop(0)[1])
+        out, err = proc.communicate(timeout=10)
+    finally:
+        listener.close()
+    assert proc.returncode == 0, err
+    summary = "published {} messages; {} answered on {}_answers, 1 unanswered"
+    assert summary.format(FRAMES, FRAMES - 1, topic) in out
+    times = [t for _, t in listener.received]
+    assert len(times) == FRAMES
+    gaps = np.diff(times)
+    assert min(gaps) > 0.2, gaps  # never ahead of the answers (20x the recorded rate would be 5 ms)
+    assert gaps[2] > 0.9, gaps  # the unanswered third frame held the fourth back until the timeout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,6 +7,7 @@ they talk over real Fast DDS. Every frame must come back with its stamp and fram
 """
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from swiftnet_ros.ros import demo  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES = 6
 SIZE = (96, 160)  # (height, width): small, so the CPU answers quickly
-PLAY_FPS = 3.0
+DOMAIN_ID = random.Random(uuid.uuid4().int).randint(1, 100)  # apart from other tests' ROS 2 processes
+PLAY_FPS = 5.0  # at most; each frame also waits for the previous one's answer
 
 
 def _node_executable():
@@ -44,7 +46,7 @@ def bag(tmp_path_factory):
 def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
     namespace = "/playback_" + uuid.uuid4().hex[:8]
     image_topic = namespace + "_camera/image_raw"
-    env = demo.ros_environment()
+    env = demo.ros_environment(DOMAIN_ID)
     # as launch/segment.launch.py: parameters=[config, overrides], remap image and image/compressed
     node_cmd = _node_executable() + [
         "--ros-args", "--params-file", os.path.join(ROOT, "config", "segment.yaml"),
@@ -55,7 +57,7 @@ def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
     log_path = str(tmp_path / "node.log")
     node_log = open(log_path, "w")
     node_proc = subprocess.Popen(node_cmd, env=env, stdout=node_log, stderr=subprocess.STDOUT)
-    rclpy.init()
+    rclpy.init(domain_id=DOMAIN_ID)
     listener = rclpy.create_node("playback_listener_" + uuid.uuid4().hex[:6])
     play_proc = None
     try:
@@ -64,13 +66,15 @@ def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
         ready = demo.spin_until(listener, lambda: recorder.node_ready(image_topic), 90, [node_proc])
         assert ready, "node did not start:\n" + open(log_path).read()
         publish_log = str(tmp_path / "published.csv")
-        play_proc = subprocess.Popen(demo.play_command(bag, bags.IMAGE_TOPIC, image_topic, PLAY_FPS / 10.0,
-                                                       publish_log), env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        demo.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 60, [play_proc, node_proc])
+        # each frame after the previous one's answer (at most PLAY_FPS): a loaded CPU loses none
+        command = demo.play_command(bag, bags.IMAGE_TOPIC, image_topic, PLAY_FPS / 10.0, publish_log,
+                                    answer_topic=recorder.topics[demo.LABELS])
+        play_proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        demo.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 120, [play_proc, node_proc])
         demo.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 10, [node_proc])
         demo.spin_until(listener, lambda: False, 0.5)
-        _, play_err = play_proc.communicate(timeout=30)
+        play_out, play_err = play_proc.communicate(timeout=30)
         node_code, stop_s = demo.stop_process(node_proc)
     finally:
         if play_proc is not None and play_proc.poll() is None:
@@ -81,6 +85,7 @@ def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
         rclpy.shutdown()
     log = open(log_path).read()
     assert play_proc.returncode == 0, play_err
+    assert "{} answered on {}, 0 unanswered".format(FRAMES, recorder.topics[demo.LABELS]) in play_out
     assert node_code == 0 and stop_s < 5.0, log
     assert "Traceback" not in log
 

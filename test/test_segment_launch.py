@@ -37,7 +37,7 @@ NAMESPACE = "/launch_test_" + uuid.uuid4().hex[:8]
 IMAGE_TOPIC = NAMESPACE + "_camera/image_raw"
 FRAMES = 6
 SIZE = (96, 160)  # (height, width)
-PLAY_FPS = 3.0
+PLAY_FPS = 5.0  # at most; each frame also waits for the previous one's answer
 
 
 @pytest.mark.launch_test
@@ -73,9 +73,10 @@ class TestSegmentLaunch(unittest.TestCase):
             recorder = demo.OutputRecorder(node, NAMESPACE, keep_images=stamps)
             self.assertTrue(demo.spin_until(node, lambda: recorder.node_ready(IMAGE_TOPIC), 120),
                             recorder.discovery_state(IMAGE_TOPIC))
-            command = demo.play_command(bag, bags.IMAGE_TOPIC, IMAGE_TOPIC, PLAY_FPS / 10.0)
+            command = demo.play_command(bag, bags.IMAGE_TOPIC, IMAGE_TOPIC, PLAY_FPS / 10.0,
+                                        answer_topic=recorder.topics[demo.LABELS])
             play = subprocess.Popen(command, env=env)
-            demo.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 60, [play])
+            demo.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 120, [play])
             demo.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 10)
             self.assertEqual(play.wait(30), 0)
         finally:

@@ -11,6 +11,7 @@ images between processes (see the README).
 """
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -31,9 +32,16 @@ INFO = "segmentation"
 SHEET_ROWS = 4
 
 
-def ros_environment() -> Dict[str, str]:
-    """This process's environment with Fast DDS's large-data transports (set here too, before rclpy)."""
+def ros_environment(domain_id: Optional[int] = None) -> Dict[str, str]:
+    """This process's environment with Fast DDS's large-data transports (set here too, before rclpy).
+
+    ``domain_id`` (ROS_DOMAIN_ID) keeps a run apart from other ROS 2 processes on the machine.
+    """
     os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
+    if domain_id is not None:
+        if not 0 <= domain_id <= 101:
+            raise ValueError("bad ROS domain id {}: expected 0 to 101".format(domain_id))
+        os.environ["ROS_DOMAIN_ID"] = str(domain_id)
     return dict(os.environ)
 
 
@@ -52,11 +60,17 @@ def node_command(namespace: str, image_topic: str, parameters: Dict[str, Any]) -
 
 
 def play_command(bag: str, bag_topic: str, topic: str, rate: float, publish_log: Optional[str] = None,
-                 wait_timeout: float = 120.0) -> List[str]:
-    """``swiftnet-ros play-bag`` of the camera topic only, reliable, after the node subscribed."""
+                 answer_topic: Optional[str] = None, wait_timeout: float = 120.0) -> List[str]:
+    """``swiftnet-ros play-bag`` of the camera topic only, reliable, after the node subscribed.
+
+    With ``answer_topic`` (the node's labels) each frame waits for the previous one's answer, so the
+    rate adapts to what the CPU keeps up with and no frame is dropped; ``rate`` is then an upper bound.
+    """
     command = [sys.executable, "-m", "swiftnet_ros.cli", "play-bag", bag, "--topics", bag_topic,
                "--topic-remap", "{}:={}".format(bag_topic, topic), "--rate", repr(rate), "--qos", "reliable",
                "--depth", "100", "--wait-for-subscribers", "1", "--wait-timeout", repr(wait_timeout)]
+    if answer_topic:
+        command += ["--answer-topic", answer_topic, "--max-in-flight", "1"]
     return command + (["--publish-log", publish_log] if publish_log else [])
 
 
@@ -146,17 +160,22 @@ def spin_until(node: Any, done: Any, timeout: float, processes: Sequence[Any] = 
 
 
 def stop_process(proc: Any, timeout: float = 10.0) -> Tuple[Optional[int], float]:
-    """SIGINT (Ctrl-C), then wait; kill after ``timeout``. Returns (exit code or None if killed, seconds)."""
+    """SIGINT (Ctrl-C), then SIGTERM after ``timeout``, SIGKILL as the last resort.
+
+    Returns (exit code after SIGINT, or None if it took more; seconds until the process ended). A
+    killed ROS process can leave Fast DDS shared-memory state behind, so killing comes last.
+    """
     start = time.monotonic()
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+    if proc.poll() is not None:
+        return proc.returncode, 0.0
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+        proc.send_signal(sig)
         try:
-            proc.wait(timeout)
+            code = proc.wait(wait)
+            return (code if sig == signal.SIGINT else None), time.monotonic() - start
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return None, time.monotonic() - start
-    return proc.returncode, time.monotonic() - start
+            continue
+    return None, time.monotonic() - start  # not reached: wait() without a timeout returns
 
 
 def ensure_bag(out_dir: str, frames: int, size: Tuple[int, int], seed: int) -> Tuple[str, bool]:
@@ -185,6 +204,12 @@ def read_publish_log(path: str) -> Dict[int, float]:
     return published
 
 
+def played_fps(published_at: Dict[int, float]) -> Optional[float]:
+    """Frames per second play-bag achieved, from its publish log."""
+    times = sorted(published_at.values())
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+
+
 def percentile(values: Sequence[float], q: float) -> Optional[float]:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else None
 
@@ -210,16 +235,18 @@ def mean_iou(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], cl
 
 
 def write_contact_sheet(path: str, rows: Sequence[Tuple[str, np.ndarray, Optional[np.ndarray],
-                                                        Optional[np.ndarray], Optional[np.ndarray]]]) -> None:
-    """One row per frame: input | colour mask | overlay | ground truth (colours), as a PNG."""
+                                                        Optional[np.ndarray], Optional[np.ndarray]]],
+                        legend: Sequence[Tuple[str, Sequence[int]]] = ()) -> None:
+    """One row per frame: input | colour mask | overlay | ground truth, and a legend of the classes shown."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     titles = ("input", "colour mask", "overlay", "ground truth")
     height, width = rows[0][1].shape[:2]
-    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 3.2, len(rows) * 3.2 * height / width + 0.6),
+    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 3.2, len(rows) * 3.2 * height / width + 1.2),
                              squeeze=False)
     for r, (label, *images) in enumerate(rows):
         for c, image in enumerate(images):
@@ -234,13 +261,18 @@ def write_contact_sheet(path: str, rows: Sequence[Tuple[str, np.ndarray, Optiona
                 ax.set_title(titles[c])
             if c == 0:
                 ax.set_ylabel(label, fontsize=8)
-    fig.tight_layout()
+    handles = [Patch(facecolor=np.asarray(color) / 255.0, edgecolor="black", label=name)
+               for name, color in legend]
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def write_latency_histogram(path: str, end_to_end_ms: Sequence[float], node_ms: Sequence[float],
                             title: str) -> None:
+    """End-to-end latency (play-bag publish -> labels received here) and the node's own, with p50/p95."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -278,6 +310,233 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
+class DemoError(Exception):
+    """A failure the demo reports as one message and an exit code (2: bad arguments, 1: a failed run)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BagPlan:
+    """The bag to play: its camera and ground-truth topics, header stamps and recorded rate."""
+
+    def __init__(self, path: str, reused: bool) -> None:
+        self.path = path
+        self.reused = reused
+        self.description = bags.synthetic_description(path) or {}
+        self.image_topic = self.description.get("image_topic", bags.IMAGE_TOPIC)
+        self.truth_topic = self.description.get("ground_truth_topic", bags.GROUND_TRUTH_TOPIC)
+        counts = bags.topic_counts(path)
+        if self.image_topic not in counts:
+            message = "bag {} has no {} topic; it has {}".format(path, self.image_topic, sorted(counts))
+            raise DemoError(message, 2)
+        self.has_truth = self.truth_topic in counts
+        self.stamps = bags.header_stamps(path, self.image_topic)
+        self.rate = float(self.description.get("rate", RECORDED_RATE))
+        picks = np.linspace(0, len(self.stamps) - 1, min(SHEET_ROWS, len(self.stamps))).round()
+        self.sheet = [self.stamps[int(i)] for i in picks]
+
+    def size(self) -> Optional[str]:
+        """WIDTHxHEIGHT of a synthetic bag's frames (the node then warms up at that size), else None."""
+        d = self.description
+        return "{}x{}".format(d["width"], d["height"]) if d.get("width") else None
+
+
+class Run:
+    """What happened while the node answered the bag: the recorder and both processes' endings."""
+
+    def __init__(self) -> None:
+        self.recorder: Optional[OutputRecorder] = None
+        self.node_code: Optional[int] = None  # exit code after our SIGINT; None if it had to be killed
+        self.node_died: Optional[int] = None  # exit code if the node ended by itself before that
+        self.stop_s = 0.0
+        self.play_code: Optional[int] = None
+        self.play_err = ""
+
+
+def start_node(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[str, str],
+               node_log: Any) -> Tuple[Any, Any, OutputRecorder]:
+    """Start the node and this process's recorder; return (node process, recorder node, recorder).
+
+    Discovery between two fresh processes can stall on a machine where other ROS processes were
+    killed (Fast DDS leaves their shared-memory ports behind): then both start once more.
+    """
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+
+    namespace = "/" + args.namespace.strip("/")
+    image_topic = join_topic(namespace, "camera/image_raw")
+    parameters = {"weights": weights, "device": "cpu", "backend": "torch", "input_qos": "reliable",
+                  "output_qos": "reliable", "qos_depth": 100, "publish_color": True, "publish_overlay": True,
+                  "diagnostics_period": 0.2}
+    if plan.size():  # warm up at the bag's size at start-up, not on the first frame
+        parameters["input_size"] = plan.size()
+    for attempt in (1, 2):
+        print("demo: starting segmentation_node ({}, CPU) ...".format(summary_weights(weights)))
+        rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
+        node_proc = subprocess.Popen(node_command(namespace, image_topic, parameters), env=env,
+                                     stdout=node_log, stderr=subprocess.STDOUT)
+        recorder_node = rclpy.create_node("swiftnet_demo_recorder")
+        recorder = OutputRecorder(recorder_node, namespace, keep_images=plan.sheet)
+        start = time.monotonic()
+        try:
+            ready = spin_until(recorder_node, functools.partial(recorder.node_ready, image_topic),
+                               args.startup_timeout, [node_proc])
+        except BaseException:
+            stop_process(node_proc)
+            recorder_node.destroy_node()
+            rclpy.try_shutdown()
+            raise
+        if ready:
+            print("demo: node ready after {:.1f} s".format(time.monotonic() - start))
+            return node_proc, recorder_node, recorder
+        state = recorder.discovery_state(image_topic)
+        died = node_proc.poll()
+        code, _ = stop_process(node_proc)
+        recorder_node.destroy_node()
+        rclpy.try_shutdown()
+        if died is not None or attempt == 2:
+            node_log.flush()
+            raise DemoError("the node did not get ready within {:g} s ({}; exit code {}); {}:\n{}".format(
+                args.startup_timeout, state, died if died is not None else code, node_log.name,
+                _tail(node_log.name)))
+        print("demo: the node and this recorder did not discover each other within {:g} s ({}); "
+              "starting both again".format(args.startup_timeout, state))
+    raise AssertionError("not reached")
+
+
+def play_and_record(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[str, str],
+                    node_log_path: str, publish_log: str) -> Run:
+    """Start the node, wait until it and this recorder see each other, play the bag, stop the node."""
+    import rclpy
+    from tqdm import tqdm
+
+    frames = len(plan.stamps)
+    result = Run()
+    with open(node_log_path, "w") as node_log:
+        node_proc, recorder_node, recorder = start_node(args, weights, plan, env, node_log)
+        result.recorder = recorder
+        play_proc = None
+        try:
+            print("demo: playing {} frames at up to {:g} fps, each after the previous one's answer".format(
+                frames, args.fps))
+            image_topic = join_topic(args.namespace, "camera/image_raw")
+            command = play_command(plan.path, plan.image_topic, image_topic, args.fps / plan.rate,
+                                   publish_log, answer_topic=recorder.topics[LABELS])
+            play_proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         universal_newlines=True)
+            with tqdm(total=frames, desc="demo", unit="frame") as bar:
+                def done() -> bool:
+                    count = recorder.answered(plan.stamps)
+                    if count != bar.n:
+                        bar.update(count - bar.n)
+                    return count == frames
+
+                spin_until(recorder_node, done, frames * 30.0 + 60.0, [play_proc, node_proc])
+                if play_proc.poll() is not None and node_proc.poll() is None:
+                    spin_until(recorder_node, done, 10.0, [node_proc])  # the last frames may be in the model
+            spin_until(recorder_node, lambda: False, 0.5)  # one more /diagnostics message
+            _, result.play_err = play_proc.communicate(timeout=30)
+            result.play_code = play_proc.returncode
+            result.node_died = node_proc.poll()
+            result.node_code, result.stop_s = stop_process(node_proc)
+        finally:
+            if play_proc is not None and play_proc.poll() is None:
+                stop_process(play_proc)
+            if node_proc.poll() is None:
+                stop_process(node_proc)
+            recorder_node.destroy_node()
+            rclpy.try_shutdown()
+    return result
+
+
+def summarize(run: Run, plan: BagPlan, weights: str, publish_log: str, fps: float
+              ) -> Tuple[Dict[str, Any], Dict[int, np.ndarray], List[float], List[float]]:
+    """summary.json's content, the ground truth by stamp and the end-to-end / in-node latencies (ms)."""
+    recorder = run.recorder
+    truths = bags.read_ground_truth(plan.path, plan.truth_topic) if plan.has_truth else {}
+    published_at = read_publish_log(publish_log)
+    answered = [s for s in plan.stamps if s in recorder.labels]
+    end_to_end = [(recorder.received_at[s] - published_at[s]) * 1000.0 for s in answered if s in published_at]
+    infos = [recorder.info[s] for s in answered if s in recorder.info]
+    node_ms = [float(i.total_ms) for i in infos]
+    class_names = list(infos[-1].class_names) if infos else []
+    scored = [s for s in answered if s in truths]
+    miou, per_class = mean_iou([recorder.labels[s] for s in scored], [truths[s] for s in scored], class_names)
+
+    def diagnostic(key: str) -> Optional[int]:
+        try:
+            return int(float(recorder.diagnostics[key]))
+        except (KeyError, ValueError):
+            return None
+
+    summary = {
+        "frames_published": len(plan.stamps),
+        "frames_in": diagnostic("frames_received"),
+        "frames_out": len(answered),
+        "dropped": len(plan.stamps) - len(answered),
+        "latency_ms_p50": percentile(end_to_end, 50),
+        "latency_ms_p95": percentile(end_to_end, 95),
+        "miou": miou,
+        "node_dropped": diagnostic("frames_dropped"),
+        "node_malformed": diagnostic("frames_malformed"),
+        "node_latency_ms_p50": percentile(node_ms, 50),
+        "node_latency_ms_p95": percentile(node_ms, 95),
+        "inference_ms_p50": percentile([float(i.inference_ms) for i in infos], 50),
+        "per_class_iou": per_class,
+        "frames_scored": len(scored),
+        "model": infos[-1].model if infos else None,
+        "backend": infos[-1].backend if infos else None,
+        "precision": infos[-1].precision if infos else None,
+        "weights": summary_weights(weights),
+        "bag": plan.path,
+        "size": plan.size(),
+        "playback_fps": played_fps(published_at),
+        "playback_fps_max": fps,
+        "node_exit_code": run.node_code,
+        "node_stop_s": round(run.stop_s, 3),
+    }
+    return summary, truths, end_to_end, node_ms
+
+
+def write_figures(out: str, run: Run, plan: BagPlan, truths: Dict[int, np.ndarray], end_to_end: List[float],
+                  node_ms: List[float], title: str) -> None:
+    from swiftnet_ros.data.labels import get_label_set
+    from swiftnet_ros.infer.visualize import colorize
+
+    labels = get_label_set("cityscapes")  # the synthetic scenes' ground truth is in Cityscapes trainIds
+    frames = bags.read_frames(plan.path, plan.image_topic, None, stamps=plan.sheet)
+    images = {f.stamp_ns: f.image for f in frames}
+    rows = []
+    shown = set()
+    for s in plan.sheet:
+        for ids in (run.recorder.labels.get(s), truths.get(s)):
+            if ids is not None:
+                shown.update(int(i) for i in np.unique(ids) if i < labels.num_classes)
+        truth = colorize(truths[s], labels.palette) if s in truths else None
+        rows.append(("t = {:.2f} s".format((s - plan.stamps[0]) / 1e9), images[s], run.recorder.color.get(s),
+                     run.recorder.overlay.get(s), truth))
+    legend = [(labels.class_names[i], labels.palette[i]) for i in sorted(shown)]
+    write_contact_sheet(os.path.join(out, "contact_sheet.png"), rows, legend)
+    write_latency_histogram(os.path.join(out, "latency_histogram.png"), end_to_end, node_ms, title)
+
+
+def print_summary(summary: Dict[str, Any], out: str) -> None:
+    def ms(value: Optional[float]) -> str:
+        return "n/a" if value is None else "{:.1f} ms".format(value)
+
+    print("demo: frames published {}, in {}, out {}, dropped {}".format(
+        summary["frames_published"], summary["frames_in"], summary["frames_out"], summary["dropped"]))
+    print("demo: latency end to end p50 {} p95 {}; in the node p50 {} p95 {}; inference p50 {}".format(
+        ms(summary["latency_ms_p50"]), ms(summary["latency_ms_p95"]), ms(summary["node_latency_ms_p50"]),
+        ms(summary["node_latency_ms_p95"]), ms(summary["inference_ms_p50"])))
+    print("demo: mIoU against the synthetic ground truth {} over {} frames".format(
+        "n/a" if summary["miou"] is None else "{:.1%}".format(summary["miou"]), summary["frames_scored"]))
+    print("demo: wrote {} (summary.json, contact_sheet.png, latency_histogram.png) in {:.0f} s".format(
+        out, summary["wall_s"]))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="demo",
                         help="weights for the node (default 'demo': the bundled demo/swiftnet_demo.pt)")
@@ -287,195 +546,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic frame size (default 512x256)")
     parser.add_argument("--seed", type=int, default=1000,
                         help="first scene seed (default 1000, scenes the demo checkpoint was not trained on)")
-    parser.add_argument("--fps", type=float, default=4.0,
-                        help="playback frames per second, low enough for the CPU to answer every frame "
-                             "(default 4)")
+    parser.add_argument("--fps", type=float, default=10.0,
+                        help="most frames per second to play (default 10, the recorded rate); each frame "
+                             "also waits for the answer to the previous one, so the CPU keeps up")
     parser.add_argument("--out", default=DEFAULT_OUT, help="output folder (default demo_out)")
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="namespace of the node and its topics")
-    parser.add_argument("--startup-timeout", type=float, default=120.0,
-                        help="seconds to wait for the node to load the model and subscribe (default 120)")
+    parser.add_argument("--startup-timeout", type=float, default=60.0,
+                        help="seconds to wait for the node to load the model and subscribe (default 60)")
+    parser.add_argument("--domain-id", type=int, default=None,
+                        help="ROS_DOMAIN_ID for the demo's processes (default: the environment's)")
+
+
+def check_run(summary: Dict[str, Any], run: Run, node_log_path: str) -> None:
+    """Raise DemoError if the node failed, play-bag failed or a frame went unanswered."""
+    if run.node_died is not None or run.node_code != 0:
+        code = run.node_died if run.node_died is not None else run.node_code
+        raise DemoError("the node failed (exit code {}); last lines of {}:\n{}".format(
+            "none: killed" if code is None else code, node_log_path, _tail(node_log_path)))
+    if run.play_code != 0:
+        raise DemoError("play-bag failed (exit code {}): {}".format(run.play_code, run.play_err.strip()))
+    if summary["dropped"]:
+        raise DemoError("{} of {} frames were not answered (the node dropped {}); see {}".format(
+            summary["dropped"], summary["frames_published"], summary["node_dropped"], node_log_path))
 
 
 def run(args: argparse.Namespace) -> int:
-    def fail(message: str, code: int = 1) -> int:
-        print("demo: error: " + message, file=sys.stderr)
-        return code
-
     started = time.monotonic()
-    env = ros_environment()
     from swiftnet_ros.ros.params import ConfigError, resolve_weights
 
     try:
-        weights = resolve_weights(args.weights)
-        size = bags.parse_size(args.size)
-    except (ConfigError, ValueError) as err:
-        hint = " (the training issue's demo checkpoint; or pass --weights)" if args.weights == "demo" else ""
-        return fail("{}{}".format(err, hint), 2)
-    if args.frames < 1 or not args.fps > 0:
-        return fail("--frames {} / --fps {}: expected at least 1 frame and a positive rate".format(
-            args.frames, args.fps), 2)
-    os.makedirs(args.out, exist_ok=True)
-
-    if args.bag:
-        bag, reused = args.bag, True
-        if not os.path.isdir(bag):
-            return fail("--bag {}: no rosbag2 directory there".format(bag), 2)
-    else:
-        bag, reused = ensure_bag(args.out, args.frames, size, args.seed)
-    description = bags.synthetic_description(bag) or {}
-    bag_topic = description.get("image_topic", bags.IMAGE_TOPIC)
-    truth_topic = description.get("ground_truth_topic", bags.GROUND_TRUTH_TOPIC)
-    counts = bags.topic_counts(bag)
-    if bag_topic not in counts:
-        return fail("bag {} has no {} topic; it has {}".format(bag, bag_topic, sorted(counts)), 2)
-    stamps = bags.header_stamps(bag, bag_topic)
-    frames = len(stamps)
-    recorded_rate = description.get("rate", RECORDED_RATE)
-    sheet = [stamps[int(i)] for i in np.linspace(0, frames - 1, min(SHEET_ROWS, frames)).round()]
-    print("demo: bag {} ({} frames, {})".format(bag, frames, "cached" if reused else "new"))
-
-    import rclpy
-
-    namespace = "/" + args.namespace.strip("/")
-    image_topic = join_topic(namespace, "camera/image_raw")
-    parameters = {"weights": weights, "device": "cpu", "backend": "torch", "input_qos": "reliable",
-                  "output_qos": "reliable", "qos_depth": 100, "publish_color": True, "publish_overlay": True,
-                  "diagnostics_period": 0.2}
-    if description.get("width"):  # warm up at the bag's size at start-up, not on the first frame
-        parameters["input_size"] = "{}x{}".format(description["width"], description["height"])
-    node_log_path = os.path.join(args.out, "node.log")
-    publish_log = os.path.join(args.out, "published.csv")
-    if os.path.exists(publish_log):
-        os.remove(publish_log)
-    rclpy.init(args=[])
-    node_log = open(node_log_path, "w")
-    node_proc = subprocess.Popen(node_command(namespace, image_topic, parameters), env=env,
-                                 stdout=node_log, stderr=subprocess.STDOUT)
-    play_proc = None
-    recorder_node = rclpy.create_node("swiftnet_demo_recorder")
-    try:
-        recorder = OutputRecorder(recorder_node, namespace, keep_images=sheet)
-        print("demo: starting segmentation_node ({}, CPU) ...".format(summary_weights(weights)))
-        if not spin_until(recorder_node, lambda: recorder.node_ready(image_topic), args.startup_timeout,
-                          [node_proc]):
-            state = recorder.discovery_state(image_topic)
-            code, _ = stop_process(node_proc)
-            return fail("the node did not get ready within {:g} s ({}; exit code {}); last lines of {}:\n{}"
-                        .format(args.startup_timeout, state, "none: killed" if code is None else code,
-                                node_log_path, _tail(node_log_path)))
-        print("demo: node ready after {:.1f} s; playing at {:g} fps".format(
-            time.monotonic() - started, args.fps))
-        play_proc = subprocess.Popen(play_command(bag, bag_topic, image_topic, args.fps / recorded_rate,
-                                                  publish_log), env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, universal_newlines=True)
-        from tqdm import tqdm
-
-        with tqdm(total=frames, desc="demo", unit="frame") as bar:
-            def done() -> bool:
-                count = recorder.answered(stamps)
-                if count != bar.n:
-                    bar.update(count - bar.n)
-                return count == frames
-
-            spin_until(recorder_node, done, frames / args.fps + 60.0, [play_proc, node_proc])
-            if play_proc.poll() is not None and node_proc.poll() is None:
-                # the last frames are still in the model: allow a few seconds more
-                spin_until(recorder_node, done, 10.0, [node_proc])
-        spin_until(recorder_node, lambda: False, 0.5)  # a last /diagnostics message
-        play_out, play_err = play_proc.communicate(timeout=30)
-        node_alive = node_proc.poll() is None
-        node_code, stop_s = stop_process(node_proc)
-    finally:
-        if play_proc is not None and play_proc.poll() is None:
-            stop_process(play_proc)
-        if node_proc.poll() is None:
-            stop_process(node_proc)
-        node_log.close()
-        recorder_node.destroy_node()
-        rclpy.try_shutdown()
-
-    # --- results ---
-    truths = bags.read_ground_truth(bag, truth_topic) if truth_topic in counts else {}
-    frames_bag = {f.stamp_ns: f for f in bags.read_frames(bag, bag_topic, None, stamps=sheet)}
-    published_at = read_publish_log(publish_log)
-    answered = [s for s in stamps if s in recorder.labels]
-    end_to_end = [(recorder.received_at[s] - published_at[s]) * 1000.0 for s in answered if s in published_at]
-    node_ms = [float(recorder.info[s].total_ms) for s in answered if s in recorder.info]
-    inference_ms = [float(recorder.info[s].inference_ms) for s in answered if s in recorder.info]
-    last_info = recorder.info[answered[-1]] if answered and answered[-1] in recorder.info else None
-    class_names = list(last_info.class_names) if last_info is not None else []
-    scored = [s for s in answered if s in truths]
-    miou, per_class = mean_iou([recorder.labels[s] for s in scored], [truths[s] for s in scored], class_names)
-    diag = recorder.diagnostics
-
-    def diag_int(key: str) -> Optional[int]:
         try:
-            return int(float(diag[key]))
-        except (KeyError, ValueError):
-            return None
-
-    frames_out = len(answered)
-    summary = {
-        "frames_published": frames,
-        "frames_in": diag_int("frames_received"),
-        "frames_out": frames_out,
-        "dropped": frames - frames_out,
-        "latency_ms_p50": percentile(end_to_end, 50),
-        "latency_ms_p95": percentile(end_to_end, 95),
-        "miou": miou,
-        "node_dropped": diag_int("frames_dropped"),
-        "node_malformed": diag_int("frames_malformed"),
-        "node_latency_ms_p50": percentile(node_ms, 50),
-        "node_latency_ms_p95": percentile(node_ms, 95),
-        "inference_ms_p50": percentile(inference_ms, 50),
-        "per_class_iou": per_class,
-        "frames_scored": len(scored),
-        "model": last_info.model if last_info is not None else None,
-        "backend": last_info.backend if last_info is not None else None,
-        "precision": last_info.precision if last_info is not None else None,
-        "weights": summary_weights(weights),
-        "bag": bag,
-        "size": [description.get("width"), description.get("height")],
-        "playback_fps": args.fps,
-        "node_exit_code": node_code,
-        "node_stop_s": round(stop_s, 3),
-        "wall_s": round(time.monotonic() - started, 1),
-    }
-    with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-
-    from swiftnet_ros.data.labels import get_label_set
-    from swiftnet_ros.infer.visualize import colorize
-
-    palette = get_label_set("cityscapes").palette
-    rows = []
-    for s in sheet:
-        truth = colorize(truths[s], palette) if s in truths else None
-        rows.append(("t = {:.2f} s".format((s - stamps[0]) / 1e9), frames_bag[s].image, recorder.color.get(s),
-                     recorder.overlay.get(s), truth))
-    write_contact_sheet(os.path.join(args.out, "contact_sheet.png"), rows)
-    write_latency_histogram(os.path.join(args.out, "latency_histogram.png"), end_to_end, node_ms,
-                            "{} frames at {:g} fps, {} on CPU".format(frames, args.fps, summary["model"]))
-
-    def ms(value: Optional[float]) -> str:
-        return "n/a" if value is None else "{:.1f} ms".format(value)
-
-    print("demo: frames published {}, in {}, out {}, dropped {}".format(
-        frames, summary["frames_in"], frames_out, summary["dropped"]))
-    print("demo: latency end to end p50 {} p95 {}; in the node p50 {} p95 {}; inference p50 {}".format(
-        ms(summary["latency_ms_p50"]), ms(summary["latency_ms_p95"]), ms(summary["node_latency_ms_p50"]),
-        ms(summary["node_latency_ms_p95"]), ms(summary["inference_ms_p50"])))
-    print("demo: mIoU against the synthetic ground truth {} over {} frames".format(
-        "n/a" if miou is None else "{:.1%}".format(miou), len(scored)))
-    print("demo: wrote {}/summary.json, contact_sheet.png, latency_histogram.png in {:.0f} s".format(
-        args.out, summary["wall_s"]))
-
-    if not node_alive or node_code != 0:
-        return fail("the node failed (exit code {}); last lines of {}:\n{}".format(
-            node_code if node_alive else node_proc.returncode, node_log_path, _tail(node_log_path)))
-    if play_proc.returncode != 0:
-        return fail("play-bag failed (exit code {}): {}".format(play_proc.returncode, play_err.strip()))
-    if frames_out != frames:
-        return fail("{} of {} frames were not answered (the node dropped {}); try a lower --fps".format(
-            frames - frames_out, frames, summary["node_dropped"]))
+            weights = resolve_weights(args.weights)
+            size = bags.parse_size(args.size)
+        except (ConfigError, ValueError) as err:
+            hint = " (it comes with the repository; or pass --weights)" if args.weights == "demo" else ""
+            raise DemoError("{}{}".format(err, hint), 2) from None
+        try:
+            env = ros_environment(args.domain_id)
+        except ValueError as err:
+            raise DemoError(str(err), 2) from None
+        if args.frames < 1 or not args.fps > 0:
+            raise DemoError("--frames {} / --fps {}: expected at least 1 frame and a positive rate".format(
+                args.frames, args.fps), 2)
+        if args.bag and not os.path.isdir(args.bag):
+            raise DemoError("--bag {}: no rosbag2 directory there".format(args.bag), 2)
+        os.makedirs(args.out, exist_ok=True)
+        if args.bag:
+            plan = BagPlan(args.bag, reused=True)
+        else:
+            plan = BagPlan(*ensure_bag(args.out, args.frames, size, args.seed))
+        print("demo: bag {} ({} frames, {})".format(
+            plan.path, len(plan.stamps), "cached" if plan.reused else "new"))
+        node_log_path = os.path.join(args.out, "node.log")
+        publish_log = os.path.join(args.out, "published.csv")
+        if os.path.exists(publish_log):
+            os.remove(publish_log)
+        result = play_and_record(args, weights, plan, env, node_log_path, publish_log)
+        summary, truths, end_to_end, node_ms = summarize(result, plan, weights, publish_log, args.fps)
+        summary["wall_s"] = round(time.monotonic() - started, 1)
+        with open(os.path.join(args.out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        title = "{} frames played at {:.1f} fps, {} on CPU".format(
+            len(plan.stamps), summary["playback_fps"] or 0.0, summary["model"])
+        write_figures(args.out, result, plan, truths, end_to_end, node_ms, title)
+        print_summary(summary, args.out)
+        check_run(summary, result, node_log_path)
+    except DemoError as err:
+        print("demo: error: {}".format(err), file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("demo: interrupted", file=sys.stderr)
+        return 130
     return 0

@@ -57,6 +57,68 @@ def _raise_stop(signum: int, frame: Any) -> None:
     raise _Stop()
 
 
+class AnswerGate:
+    """Closed-loop pacing: at most ``max_in_flight`` published frames without an answer on ``topic``.
+
+    An answer is a message on ``topic`` with a published frame's header stamp (the segmentation node
+    copies the input header to its outputs). Gated, the player never outruns the processing, so a
+    demo loses no frame however loaded the machine is; a frame unanswered after ``timeout`` seconds
+    is counted and given up.
+    """
+
+    def __init__(self, node: Any, topic: str, max_in_flight: int = 1, timeout: float = 30.0) -> None:
+        if not topic.startswith("/"):
+            raise ValueError("answer topic {!r} must be absolute (start with /)".format(topic))
+        if max_in_flight < 1:
+            raise ValueError("bad max in flight {}: expected at least 1".format(max_in_flight))
+        self.node = node
+        self.topic = topic
+        self.max_in_flight = max_in_flight
+        self.timeout = timeout
+        self.in_flight: Dict[int, float] = {}  # header stamp -> when it was published (monotonic s)
+        self.answered = 0
+        self.unanswered = 0
+
+    def connect(self, wait_timeout: float) -> None:
+        """Subscribe (raw CDR) once the answer topic, and so its type, shows up in the ROS graph."""
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+        deadline = time.monotonic() + wait_timeout
+        while True:
+            types = dict(self.node.get_topic_names_and_types()).get(self.topic)
+            if types:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("answer topic {} did not appear within {:g} s".format(
+                    self.topic, wait_timeout))
+            time.sleep(0.05)
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(message_class(types[0]), self.topic, self._on_answer, qos, raw=True)
+
+    def _on_answer(self, data: bytes) -> None:
+        if self.in_flight.pop(bags.header_stamp_ns(data), None) is not None:
+            self.answered += 1
+
+    def sent(self, stamp: int) -> None:
+        self.in_flight[stamp] = time.monotonic()
+
+    def spin(self, seconds: float) -> None:
+        """Take answers for up to ``seconds`` (and give up on frames older than the timeout)."""
+        import rclpy
+
+        now = time.monotonic()
+        for stamp, sent_at in list(self.in_flight.items()):
+            if now - sent_at > self.timeout:
+                del self.in_flight[stamp]
+                self.unanswered += 1
+        rclpy.spin_once(self.node, timeout_sec=max(0.0, seconds))
+
+    def wait_below(self, limit: int) -> None:
+        """Spin until fewer than ``limit`` frames wait for an answer."""
+        while len(self.in_flight) >= limit:
+            self.spin(0.05)
+
+
 class BagPlayer:
     """Publishers for a bag's topics and the paced publishing loop."""
 
@@ -87,6 +149,7 @@ class BagPlayer:
 
             self.clock_publisher = node.create_publisher(Clock, "/clock", 10)
         self.published = 0
+        self.gate: Optional[AnswerGate] = None
 
     def wait_for_subscribers(self, count: int, timeout: float) -> None:
         """Block until every publisher has ``count`` subscribers (discovery takes a moment)."""
@@ -101,28 +164,48 @@ class BagPlayer:
                                    .format(timeout, count, short))
             time.sleep(0.05)
 
+    def _sleep_until(self, when: float) -> None:
+        while True:
+            left = when - time.monotonic()
+            if left <= 0:
+                return
+            if self.gate is not None:
+                self.gate.spin(min(left, 0.05))  # answers keep arriving while we wait
+            else:
+                time.sleep(left)
+
     def play_once(self, rate: float, log: Optional[TextIO] = None) -> float:
         """Publish every message once at the recorded pacing divided by ``rate``.
 
-        Returns the mean wall time between messages, the pause a loop leaves before starting again.
+        With an answer gate, a frame also waits for a free slot, and the schedule moves on from
+        there (no burst to catch up). Returns the mean wall time between messages, the pause a loop
+        leaves before starting again.
         """
         start_wall = None
         first_ns = last_ns = count = 0
+        shift = 0.0
         for message in bags.iter_messages(self.bag, self.topics):
             count += 1
             last_ns = message.timestamp
             if start_wall is None:
                 start_wall, first_ns = time.monotonic(), message.timestamp
-            delay = start_wall + (message.timestamp - first_ns) / 1e9 / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            stamp = bags.header_stamp_ns(message.data) if self.has_header[message.topic] else -1
+            gated = self.gate is not None and stamp >= 0
+            if gated:
+                self.gate.wait_below(self.gate.max_in_flight)
+            target = start_wall + shift + (message.timestamp - first_ns) / 1e9 / rate
+            late = time.monotonic() - target
+            if gated and late > 0:
+                shift += late
+            self._sleep_until(target)
             if self.clock_publisher is not None:
                 self._publish_clock(message.timestamp)
             wall_ns = int(time.time() * 1e9)
             self.publishers[message.topic].publish(message.data)
+            if gated:
+                self.gate.sent(stamp)
             self.published += 1
             if log is not None:
-                stamp = bags.header_stamp_ns(message.data) if self.has_header[message.topic] else -1
                 name = self.publishers[message.topic].topic_name
                 log.write("{},{},{},{}\n".format(name, message.timestamp, stamp, wall_ns))
         return (last_ns - first_ns) / 1e9 / rate / max(1, count - 1)
@@ -165,6 +248,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--publish-log", metavar="CSV",
                         help="write topic,bag_time_ns,header_stamp_ns,wall_time_ns (just before publishing) "
                              "per message")
+    parser.add_argument("--answer-topic", metavar="TOPIC",
+                        help="closed loop: wait for a message with each frame's header stamp on TOPIC "
+                             "(e.g. the node's segmentation/labels) before publishing more")
+    parser.add_argument("--max-in-flight", type=int, default=1, metavar="N",
+                        help="with --answer-topic: frames published but not yet answered (default 1)")
+    parser.add_argument("--answer-timeout", type=float, default=30.0, metavar="S",
+                        help="with --answer-topic: give up on a frame after S seconds (default 30)")
     parser.add_argument("--node-name", default="swiftnet_bag_player", help="ROS node name")
 
 
@@ -198,6 +288,9 @@ def run(args: argparse.Namespace) -> int:
         log = open(args.publish_log, "w") if args.publish_log else None
         if args.wait_for_subscribers > 0:
             player.wait_for_subscribers(args.wait_for_subscribers, args.wait_timeout)
+        if args.answer_topic:
+            player.gate = AnswerGate(node, args.answer_topic, args.max_in_flight, args.answer_timeout)
+            player.gate.connect(args.wait_timeout)
         if args.start_delay > 0:
             time.sleep(args.start_delay)
         while True:
@@ -207,7 +300,12 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(period)
         if args.qos == "reliable" and not player.wait_for_acks(5.0):
             node.get_logger().warning("not every message was acknowledged within 5 s")
-        print("play-bag: published {} messages".format(player.published))
+        text = "play-bag: published {} messages".format(player.published)
+        if player.gate is not None:
+            player.gate.wait_below(1)
+            text += "; {} answered on {}, {} unanswered".format(
+                player.gate.answered, args.answer_topic, player.gate.unanswered)
+        print(text)
         return 0
     except (ValueError, TimeoutError) as err:
         print("play-bag: error: {}".format(err), file=sys.stderr)

@@ -61,3 +61,20 @@ def test_sync_bn_is_refused_without_cuda(tmp_path):
     config = _config(tmp_path, sync_bn=True)
     with pytest.raises(ValueError, match="sync_bn needs CUDA"):
         Trainer(config, *_sets(config), progress=False)
+
+
+def test_init_weights_starts_from_a_checkpoint(tmp_path, caplog):
+    first = _config(tmp_path / "first", train_num=4, epochs=1, save_fp16=True)
+    Trainer(first, *_sets(first), progress=False).fit()
+    second = _config(tmp_path / "second", train_num=4, epochs=1,
+                     init_weights=str(tmp_path / "first" / "best.pt"))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="swiftnet_ros.train"):
+        trainer = Trainer(second, *_sets(second), progress=False)
+    assert "model initialised from" in caplog.text and "from scratch" not in caplog.text
+    saved = torch.load(str(tmp_path / "first" / "best.pt"), weights_only=True)["state_dict"]
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(value, saved[key].to(value.dtype)), key  # fp16 weights widened to fp32
+    other = _config(tmp_path / "third", model="rn18", upsample="nearest", init_weights=second.init_weights)
+    with pytest.raises(ValueError, match="init_weights"):
+        Trainer(other, *_sets(other), progress=False)

@@ -26,6 +26,7 @@ class TrainConfig:
     upsample: Optional[str] = None
     pyramid_levels: Optional[int] = None
     init_encoder: Optional[str] = None  # torchvision ImageNet weights file (.pth); None = from scratch
+    init_weights: Optional[str] = None  # a checkpoint's weights to start from (fine-tuning; fresh optimiser)
     # data
     dataset: str = "cityscapes"
     root: Optional[str] = None

@@ -21,6 +21,7 @@ _VALUE_FLAGS = [
     ("--upsample", "upsample", str, "upsampling: bilinear or nearest (nearest for the Jetson TX2)"),
     ("--pyramid-levels", "pyramid_levels", int, "0 = single scale with SPP, 2 or 3 = pyramid"),
     ("--init-encoder", "init_encoder", str, "torchvision ImageNet weights file (.pth) for the encoder"),
+    ("--init-weights", "init_weights", str, "a checkpoint's weights to start from (fine-tuning)"),
     ("--train-seed", "train_seed", int, "synthetic: first training scene seed"),
     ("--train-num", "train_num", int, "synthetic: number of training scenes"),
     ("--val-seed", "val_seed", int, "synthetic: first validation scene seed"),

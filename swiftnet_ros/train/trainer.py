@@ -165,11 +165,22 @@ class Trainer:
         overrides = {k: getattr(cfg, k) for k in ("blend", "upsample", "pyramid_levels")
                      if getattr(cfg, k) is not None}
         model = build_model(cfg.model, num_classes=self.info.num_classes, **overrides)
+        if cfg.init_encoder and cfg.init_weights:
+            raise ValueError("give init_encoder or init_weights, not both ({!r}, {!r})".format(
+                cfg.init_encoder, cfg.init_weights))
         if cfg.init_encoder:
             from swiftnet_ros.model import load_encoder_weights
 
             load_encoder_weights(model, cfg.init_encoder)
             LOG.info("encoder initialised from ImageNet weights %s", cfg.init_encoder)
+        elif cfg.init_weights:
+            saved, meta = load_model(cfg.init_weights)
+            if saved.config.to_dict() != model.config.to_dict():
+                raise ValueError("init_weights {!r} holds model {} but this config builds {}".format(
+                    cfg.init_weights, saved.config.to_dict(), model.config.to_dict()))
+            model.load_state_dict(saved.float().state_dict())
+            LOG.info("model initialised from %s (%s)", cfg.init_weights,
+                     "mIoU {:.4f}".format(meta["miou"]) if "miou" in meta else "no recorded mIoU")
         elif not cfg.resume:
             LOG.warning("training from scratch: no --init-encoder weights given, the encoder starts random "
                         "(ImageNet initialisation is worth about 7 mIoU on Cityscapes)")

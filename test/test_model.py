@@ -245,8 +245,8 @@ def test_checkpoint_roundtrip(tmp_path):
     palette = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=np.uint8)
     path = str(tmp_path / "sub" / "m.pt")
     save_checkpoint(path, model, names, palette, extra={"epoch": 7, "optimizer": {"lr": torch.tensor(1e-4)}})
-    loaded, meta = load_model(path)
-    assert not loaded.training
+    loaded, meta = load_model(path, map_location=torch.device("cpu"))
+    assert not loaded.training and loaded.mean.device.type == "cpu"
     assert meta["config"] == model.config and dataclasses.is_dataclass(meta["config"])
     assert meta["class_names"] == names and meta["palette"] == palette.tolist()
     assert meta["format"] == "swiftnet_ros/1" and meta["epoch"] == 7

@@ -76,8 +76,15 @@ def _check_plain(value: Any, where: str) -> None:
 
 def load_model(path: str, map_location: Any = "cpu") -> Tuple[SwiftNet, Dict[str, Any]]:
     """Load any supported checkpoint. Returns (model in eval mode, meta) where meta has "config",
-    "class_names", "palette", "format" and the checkpoint's extra entries."""
-    data = read_checkpoint(path, map_location)
+    "class_names", "palette", "format" and the checkpoint's extra entries. A device map_location
+    ("cpu", "cuda:0", torch.device) also places the model there."""
+    model, meta = _load_any(path, read_checkpoint(path, map_location))
+    if isinstance(map_location, (str, torch.device)):
+        model.to(map_location)
+    return model.eval(), meta
+
+
+def _load_any(path: str, data: Any) -> Tuple[SwiftNet, Dict[str, Any]]:
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return _load_own(path, data)
     if isinstance(data, dict) and isinstance(data.get("format"), str):
@@ -94,12 +101,12 @@ def load_model(path: str, map_location: Any = "cpu") -> Tuple[SwiftNet, Dict[str
         names, palette = default_classes(model.config.num_classes)
         meta = {"config": model.config, "class_names": names, "palette": palette, "format": kind,
                 "ignored_keys": ignored}
-        return model.eval(), meta
+        return model, meta
     else:
         raise ValueError("{}: unrecognised checkpoint ({} entries, e.g. {}): expected {}".format(
             path, len(state), ", ".join(list(state)[:3]) or "none", EXPECTED))
     names, palette = default_classes(model.config.num_classes)
-    return model.eval(), {"config": model.config, "class_names": names, "palette": palette, "format": fmt}
+    return model, {"config": model.config, "class_names": names, "palette": palette, "format": fmt}
 
 
 def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
@@ -125,7 +132,7 @@ def _load_own(path: str, data: Dict[str, Any]) -> Tuple[SwiftNet, Dict[str, Any]
     _load_exact(model, data["state_dict"], path)
     meta = {k: v for k, v in data.items() if k != "state_dict"}
     meta["config"] = config
-    return model.eval(), meta
+    return model, meta
 
 
 def _load_exact(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> None:

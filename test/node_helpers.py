@@ -241,3 +241,15 @@ def sample_image(seed: int, height: int = 64, width: int = 128) -> np.ndarray:
         rng = np.random.default_rng(seed)
         small = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3)).astype(np.uint8)
         return np.repeat(np.repeat(small, 8, axis=0), 8, axis=1)[:height, :width].copy()
+
+
+def process_figures(pid: int) -> Dict[str, float]:
+    """Resident memory (MiB), threads and open file descriptors of a process, from /proc."""
+    figures = {"fds": float(len(os.listdir("/proc/{}/fd".format(pid))))}
+    with open("/proc/{}/status".format(pid)) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                figures["rss_mib"] = int(line.split()[1]) / 1024.0
+            elif line.startswith("Threads:"):
+                figures["threads"] = float(line.split()[1])
+    return figures

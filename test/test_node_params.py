@@ -27,8 +27,8 @@ SEGMENT_YAML = os.path.join(REPO, "config", "segment.yaml")
 def test_segment_yaml_holds_every_parameter_with_its_default():
     with open(SEGMENT_YAML) as f:
         document = yaml.safe_load(f)
-    assert list(document) == ["segmentation_node"]
-    assert list(document["segmentation_node"]["ros__parameters"]) == parameter_names()
+    assert list(document) == [params.PARAMS_FILE_KEY] == ["/**/segmentation_node"]
+    assert list(params.node_section(document)) == parameter_names()
     assert load_yaml(SEGMENT_YAML) == NodeConfig()
 
 

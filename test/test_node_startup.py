@@ -1,9 +1,13 @@
 """Start-up errors are one clear line and a non-zero exit; SIGINT / SIGTERM end the node cleanly and fast."""
 
+import os
 import signal
 
 import pytest
-from node_helpers import FAST_MODEL, NodeProcess, unique_namespace
+import yaml
+from node_helpers import FAST_MODEL, REPO, NodeProcess, unique_namespace
+
+from swiftnet_ros.ros.params import PARAMS_FILE_KEY
 
 
 def fatal_lines(output):
@@ -16,11 +20,18 @@ def fatal_lines(output):
         ({"backend": "cuda"}, 2, "cannot start: parameter backend = 'cuda'; expected one of: auto, torch"),
         ({"overlay_alpha": 3.0}, 2, "overlay_alpha = 3.0 is out of range; expected 0.0 to 1.0"),
         ({"weights": "mnv2", "colour": "red"}, 2, "unknown parameter(s) colour; valid parameters are: "),
-        ({"weights": "nomodel"}, 1, "weights 'nomodel' not found"),
+        ({"--params-file": "nomodel"}, 1, "weights 'nomodel' not found"),
     ],
 )
-def test_bad_parameter_is_one_clear_line_and_a_non_zero_exit(params, code, message):
-    with NodeProcess(unique_namespace("bad"), params) as node:
+def test_bad_parameter_is_one_clear_line_and_a_non_zero_exit(params, code, message, tmp_path):
+    extra = []
+    if "--params-file" in params:  # config/segment.yaml with other weights: it must apply in a namespace
+        with open(os.path.join(REPO, "config", "segment.yaml")) as f:
+            document = yaml.safe_load(f)
+        document[PARAMS_FILE_KEY]["ros__parameters"]["weights"] = params.pop("--params-file")
+        (tmp_path / "segment.yaml").write_text(yaml.safe_dump(document))
+        extra = ["--params-file", str(tmp_path / "segment.yaml")]
+    with NodeProcess(unique_namespace("bad"), params, extra_ros_args=extra) as node:
         assert node.wait_exit(60) == code, node.output()
         lines = fatal_lines(node.output())
         assert len(lines) == 1, node.output()

@@ -333,7 +333,7 @@ class SegmentationNode(Node):
         self._diag_pub.publish(self.diagnostics())
 
     # ------------------------------------------------------------------ shutdown
-    def stop(self, timeout: float = 1.0) -> bool:
+    def stop(self, timeout: float = 0.25) -> bool:
         """Stop the worker; True if it finished within ``timeout`` seconds (it may be mid-inference)."""
         self._stopping.set()
         self._slot.close()

@@ -14,6 +14,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 NODE_NAME = "segmentation_node"
+# The params-file section name: matches the node in any namespace (a bare "segmentation_node" key
+# would apply only to a node in the root namespace, and a namespaced launch would silently ignore it).
+PARAMS_FILE_KEY = "/**/" + NODE_NAME
 DEMO_WEIGHTS = "demo"
 DEMO_CHECKPOINT = "swiftnet_demo.pt"
 QOS_CHOICES = ("sensor_data", "reliable", "best_effort", "system_default")
@@ -169,8 +172,9 @@ def runtime_parameters() -> List[str]:
     return [f.name for f in fields(NodeConfig) if f.metadata["runtime"]]
 
 
-def _ros_parameters(document: Any, path: str, node_name: str) -> Dict[str, Any]:
-    """The ``ros__parameters`` of this node in a ROS 2 params file (by node name, '/**' or '/**/name')."""
+def node_section(document: Any, path: str = "params file", node_name: str = NODE_NAME) -> Dict[str, Any]:
+    """The ``ros__parameters`` for this node in a parsed ROS 2 params file (sections named by the node's
+    name, '/**', '/**/name' or '/namespace/name' are merged)."""
     if not isinstance(document, dict):
         raise ConfigError("{}: expected a ROS 2 params file ('{}: ros__parameters: ...'), got {}".format(
             path, node_name, type(document).__name__))
@@ -199,7 +203,7 @@ def load_yaml(path: str, node_name: str = NODE_NAME) -> NodeConfig:
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise ConfigError("params file {!r} is not valid YAML: {}".format(path, reason)) from None
-    return NodeConfig.from_dict(_ros_parameters(document or {}, path, node_name), source=path)
+    return NodeConfig.from_dict(node_section(document or {}, path, node_name), source=path)
 
 
 def demo_checkpoint_candidates() -> List[str]:

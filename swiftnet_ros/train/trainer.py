@@ -113,10 +113,13 @@ class Trainer:
         self.train_set, self.val_set, self.info = train_set, val_set, info
         self.use_amp = bool(config.amp) and self.device.type == "cuda"
         self.out_dir = config.out_dir
+        self.log_handler: Optional[logging.Handler] = None
         if self.dist.is_main:
             os.makedirs(self.out_dir, exist_ok=True)
             self._attach_log_file()
             save_config(config, os.path.join(self.out_dir, "config.yaml"))
+        else:
+            LOG.setLevel(logging.WARNING)  # one voice: rank 0 logs progress
 
         self.model = self._build_model()
         self.net = self.model  # what the training step calls: the model, or DDP around it
@@ -187,13 +190,21 @@ class Trainer:
         return model.to(self.device)
 
     def _attach_log_file(self) -> None:
-        path = os.path.abspath(os.path.join(self.out_dir, "train.log"))
-        if not any(getattr(h, "baseFilename", None) == path for h in LOG.handlers):
-            handler = logging.FileHandler(path)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            LOG.addHandler(handler)
+        self.log_handler = logging.FileHandler(os.path.join(self.out_dir, "train.log"))
+        self.log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        LOG.addHandler(self.log_handler)
         if LOG.level == logging.NOTSET or LOG.level > logging.INFO:
             LOG.setLevel(logging.INFO)
+
+    def close(self) -> None:
+        """Flush and detach the TensorBoard writer and the log file (finish() calls this)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.log_handler is not None:
+            LOG.removeHandler(self.log_handler)
+            self.log_handler.close()
+            self.log_handler = None
 
     def _step(self, epoch: int) -> int:
         return epoch * len(self.loader)
@@ -297,8 +308,7 @@ class Trainer:
                          self.best_metrics["epoch"], os.path.join(self.out_dir, "best.pt"))
             with open(os.path.join(self.out_dir, "history.json"), "w") as f:
                 json.dump({"history": self.history, "best": _jsonable(self.best_metrics)}, f, indent=1)
-            if self.writer is not None:
-                self.writer.close()
+        self.close()
         self._barrier()
 
     # ------------------------------------------------------------------------------ checkpoints

@@ -1,0 +1,193 @@
+"""Node overhead and end-to-end latency of segmentation_node on this machine's CPU (the issue's targets).
+
+1. Overhead: frames sent one at a time (each after the previous answer); the node measures, per
+   frame, conversion + colourise + publish ("overhead") and the model call ("inference") and
+   reports their medians in /diagnostics. Target: overhead <= 10% of inference at 1024x512.
+2. Latency: a camera publishing at twice the model's rate (measured in phase 1); the latency of a
+   frame is its header stamp (set at publish) to the arrival of its SegmentationInfo here. Target:
+   p95 <= 1.7 x median inference time, and no growth over the run (first vs last fifth).
+
+The node is a separate process (real rclpy, Fast DDS with LARGE_DATA), as in deployment. Writes
+bench/results/node_latency.json and node_latency.png. Absolute times depend on the machine and its
+load; the targets are ratios measured within one run.
+
+    .venv/bin/python bench/node_latency.py [--weights mnv2] [--size 1024x512] [--frames 500]
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import Image
+from tqdm import tqdm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test"))
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+
+from node_helpers import NodeProcess, RosClient, ros_init, sample_image, unique_namespace  # noqa: E402
+from swiftnet_ros.msg import SegmentationInfo  # noqa: E402
+
+from swiftnet_ros.ros.image_conversion import rgb_to_image_fields  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+
+
+def stamp_now(msg: Image) -> float:
+    now = time.time()
+    msg.header.stamp = Time(sec=int(now), nanosec=int((now % 1) * 1e9))
+    return now
+
+
+def measure_overhead(client: RosClient, fields: Dict[str, Any], frames: int) -> Dict[str, float]:
+    """Lock-step frames (no queueing): the node's own medians of inference and overhead."""
+    infos = []
+    for index in tqdm(range(frames), desc="overhead (lock-step)", unit="frame"):
+        msg = client.image_msg(fields, 10000 + index)
+        answer = client.send_and_wait(msg, 10000 + index, kinds=("labels", "color", "info"), timeout=120,
+                                      resend_after=5)
+        infos.append(answer["info"])
+    status = client.latest_diagnostics(timeout=10)
+    return {"frames": frames,
+            "inference_ms_p50": float(status["inference_ms_p50"]),
+            "overhead_ms_p50": float(status["overhead_ms_p50"]),
+            "conversion_ms_p50": float(status["conversion_ms_p50"]),
+            "colorize_ms_p50": float(status["colorize_ms_p50"]),
+            "publish_ms_p50": float(status["publish_ms_p50"]),
+            "info_inference_ms_p50": float(np.median([i.inference_ms for i in infos]))}
+
+
+def camera(client: RosClient, fields: Dict[str, Any], period: float, count: int, sent: Dict[int, float],
+           stop: threading.Event) -> None:
+    """Publish ``count`` frames every ``period`` seconds with the publish time as header stamp."""
+    msg = client.image_msg(fields, 0)
+    next_time = time.monotonic()
+    for index in range(count):
+        if stop.is_set():
+            return
+        msg.header.frame_id = str(index)
+        sent[index] = stamp_now(msg)
+        client.publish(msg)
+        next_time += period
+        time.sleep(max(0.0, next_time - time.monotonic()))
+
+
+def measure_latency(client: RosClient, fields: Dict[str, Any], period: float,
+                    frames: int) -> Tuple[List[int], np.ndarray, Dict[str, str], int]:
+    """Camera at 1/period Hz until ``frames`` answers arrived; latency per answered frame in ms."""
+    sent = {}
+    received = {}
+
+    def on_info(msg: SegmentationInfo) -> None:
+        received[int(msg.header.frame_id)] = time.time()
+
+    client.node.create_subscription(SegmentationInfo, "segmentation", on_info, 100)
+    stop = threading.Event()
+    publisher = threading.Thread(target=camera, args=(client, fields, period, 4 * frames, sent, stop))
+    publisher.start()
+    with tqdm(total=frames, desc="latency (camera at 2x model rate)", unit="frame") as bar:
+        while len(received) < frames and publisher.is_alive():
+            before = len(received)
+            rclpy.spin_once(client.node, timeout_sec=0.05)
+            bar.update(len(received) - before)
+    stop.set()
+    publisher.join()
+    status = client.latest_diagnostics(timeout=10)
+    answered = sorted(received)[:frames]
+    latency = np.array([(received[i] - sent[i]) * 1e3 for i in answered])
+    return answered, latency, status, len(sent)
+
+
+def plot(path: str, latency: np.ndarray, limit: float, median_inference: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(np.arange(len(latency)), latency, ".", ms=3)
+    left.axhline(limit, color="r", ls="--", label="target: 1.7 x median inference")
+    left.axhline(median_inference, color="g", ls=":", label="median inference")
+    left.set_xlabel("answered frame")
+    left.set_ylabel("end-to-end latency (ms)")
+    left.legend()
+    right.hist(latency, bins=40)
+    right.axvline(np.percentile(latency, 95), color="k", ls="--", label="p95")
+    right.axvline(limit, color="r", ls="--", label="target")
+    right.set_xlabel("end-to-end latency (ms)")
+    right.legend()
+    fig.suptitle("segmentation_node, camera at 2x the model's rate")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default="mnv2", help="checkpoint or preset (random weights)")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--size", default="1024x512", help="camera image WIDTHxHEIGHT (the model runs at it)")
+    parser.add_argument("--frames", type=int, default=500, help="answered frames in the latency phase")
+    parser.add_argument("--overhead-frames", type=int, default=30)
+    parser.add_argument("--out", default=os.path.join(RESULTS, "node_latency.json"))
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    fields = rgb_to_image_fields(sample_image(11, height, width))
+
+    load_before = os.getloadavg()[0]
+    ros_init()
+    namespace = unique_namespace("bench")
+    params = {"weights": args.weights, "backend": args.backend, "input_size": args.size, "warmup": 2,
+              "diagnostics_period": 0.5}
+    with NodeProcess(namespace, params) as node:
+        node.wait_ready(timeout=300)
+        client = RosClient(namespace)
+        client.wait_connected()
+        overhead = measure_overhead(client, fields, args.overhead_frames)
+        inference = overhead["inference_ms_p50"]
+        period = inference / 2.0 / 1e3
+        _, latency, status, published = measure_latency(client, fields, period, args.frames)
+        backend = status["backend"]
+        client.close()
+        node.stop()
+    rclpy.shutdown()
+
+    fifth = max(1, len(latency) // 5)
+    limit = 1.7 * inference
+    p95 = float(np.percentile(latency, 95))
+    result = {
+        "machine": "CPU, {} cores (shared)".format(os.cpu_count()),
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
+        "weights": args.weights, "backend": backend, "size": args.size,
+        "overhead": dict(overhead, ratio=overhead["overhead_ms_p50"] / inference, target_ratio=0.10,
+                         met=overhead["overhead_ms_p50"] <= 0.10 * inference),
+        "latency": {
+            "camera_hz": 1.0 / period, "model_hz": 1e3 / inference, "frames_published": published,
+            "frames_answered": len(latency), "frames_dropped_by_node": int(status["frames_dropped"]),
+            "latency_ms_p50": float(np.percentile(latency, 50)), "latency_ms_p95": p95,
+            "latency_ms_max": float(latency.max()), "median_inference_ms": inference,
+            "p95_over_median_inference": p95 / inference, "target_ratio": 1.7, "met": p95 <= limit,
+            "first_fifth_median_ms": float(np.median(latency[:fifth])),
+            "last_fifth_median_ms": float(np.median(latency[-fifth:])),
+            "slope_ms_per_frame": float(np.polyfit(np.arange(len(latency)), latency, 1)[0]),
+        },
+    }
+    result["latency"]["no_growth"] = result["latency"]["last_fifth_median_ms"] <= 1.1 * result["latency"][
+        "first_fifth_median_ms"]
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    plot(os.path.splitext(args.out)[0] + ".png", latency, limit, inference)
+    print(json.dumps(result, indent=2))
+    met = result["overhead"]["met"] and result["latency"]["met"] and result["latency"]["no_growth"]
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

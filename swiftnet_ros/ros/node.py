@@ -13,6 +13,7 @@ Run: ``segmentation_node --ros-args -p weights:=mnv2 -p input_size:=1024x512`` o
 ``python -m swiftnet_ros.ros.node --ros-args --params-file config/segment.yaml``.
 """
 
+import logging
 import os
 import signal
 import sys
@@ -102,6 +103,23 @@ def descriptor_for(name: str) -> ParameterDescriptor:
     return descriptor
 
 
+class RosLogHandler(logging.Handler):
+    """Forwards the library's Python log records (engine builds, cache hits) to the node's ROS logger."""
+
+    def __init__(self, ros_logger: Any) -> None:
+        super().__init__(logging.INFO)
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = "{}: {}".format(record.name, record.getMessage())
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(text)
+        else:
+            self._ros_logger.info(text)
+
+
 def _fill(msg: Any, fields: Dict[str, Any], header: Any) -> Any:
     conversion.fill_image(msg, fields)
     msg.header = header
@@ -125,6 +143,10 @@ class SegmentationNode(Node):
         self._stopping = threading.Event()
         self._worker = None  # type: Optional[threading.Thread]
         self.segmenter = None  # type: Any
+        library_log = logging.getLogger("swiftnet_ros")
+        library_log.setLevel(logging.INFO)
+        library_log.addHandler(RosLogHandler(self.get_logger()))
+        library_log.propagate = False
 
     def load_model(self) -> None:
         """Load the weights (seconds; minutes for a TensorRT engine build); ``run`` calls it in a thread."""
@@ -265,8 +287,16 @@ class SegmentationNode(Node):
             image = conversion.image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data,
                                             msg.is_bigendian)
         t1 = time.perf_counter()
+        first = getattr(self.segmenter, "backend", True) is None  # fixed-size backend not built yet
+        if first:
+            self.get_logger().info("first frame ({}x{}): building the {} backend for this size; a TensorRT "
+                                   "engine build takes minutes".format(image.shape[1], image.shape[0],
+                                                                        self.segmenter.backend_name))
         result = self.segmenter.segment(image)
         t2 = time.perf_counter()
+        if first:
+            self.get_logger().info("{} backend ready after {:.1f} s".format(
+                self.segmenter.backend_name, t2 - t1))
         labels = result.labels
         if self._stopping.is_set():
             return

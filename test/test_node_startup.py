@@ -1,6 +1,7 @@
 """Start-up errors are one clear line and a non-zero exit; SIGINT / SIGTERM end the node cleanly and fast."""
 
 import os
+import re
 import signal
 
 import pytest
@@ -42,6 +43,8 @@ def test_bad_parameter_is_one_clear_line_and_a_non_zero_exit(params, code, messa
 def test_signal_ends_an_idle_node_within_2_s_without_traceback(sig):
     with NodeProcess(unique_namespace("sig"), FAST_MODEL) as node:
         node.wait_ready()
+        assert "loading mnv2 (backend torch" in node.output()
+        assert re.search(r"model ready in \d+\.\d s: mnv2 \(19 classes\)", node.output()), node.output()
         code, seconds = node.stop(sig)
         assert code == 0, node.output()
         assert seconds < 2.0

@@ -51,7 +51,7 @@ def test_short_demo_answers_every_frame_and_writes_its_outputs(tmp_path):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "frames published 4, in 4, out 4, dropped 0" in proc.stdout
     assert "mIoU against the synthetic ground truth" in proc.stdout
-    assert os.listdir(os.path.join(out, "bags")) == ["synthetic_4f_256x128_seed1000"]
+    assert os.listdir(os.path.join(out, "bags")) == ["synthetic_4f_256x128_seed{}".format(demo.DEMO_SEED)]
 
 
 def test_synthetic_bag_is_cached_per_arguments(tmp_path):

@@ -195,8 +195,9 @@ class BagPlayer:
                 self.gate.wait_below(self.gate.max_in_flight)
             target = start_wall + shift + (message.timestamp - first_ns) / 1e9 / rate
             late = time.monotonic() - target
-            if gated and late > 0:
+            if gated and late > 0:  # the answer came after the recorded time: go on from now, no burst
                 shift += late
+                target += late
             self._sleep_until(target)
             if self.clock_publisher is not None:
                 self._publish_clock(message.timestamp)

@@ -11,7 +11,7 @@ when given. A relative ``weights`` path is looked up in the package's share dire
 """
 
 import os
-from typing import List
+from typing import Any, Dict, List
 
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -25,6 +25,8 @@ EXECUTABLE = "segmentation_node"
 NODE_NAME = "segmentation_node"  # the section name in config/segment.yaml
 # Launch arguments that override the config file only when not empty.
 OVERRIDES = ("weights", "backend", "precision")
+# Launch arguments that become node parameters (node_overrides).
+NODE_ARGUMENTS = ("weights", "backend", "precision", "use_sim_time")
 
 
 def _parse_bool(name: str, text: str) -> bool:
@@ -34,19 +36,27 @@ def _parse_bool(name: str, text: str) -> bool:
     return value in ("true", "1")
 
 
-def _segmentation_node(context: LaunchContext) -> List[Node]:
-    share = get_package_share_directory(PACKAGE)
-    overrides = {}
+def node_overrides(values: Dict[str, str], share: str) -> Dict[str, Any]:
+    """Parameters that launch arguments set over the config file (plain Python, tested without launch).
+
+    Empty OVERRIDES keep the config's value; a relative weights file found in the package's share
+    directory becomes its absolute path; use_sim_time becomes a bool.
+    """
+    overrides: Dict[str, Any] = {}
     for name in OVERRIDES:
-        value = LaunchConfiguration(name).perform(context).strip()
+        value = values.get(name, "").strip()
         if value:
             overrides[name] = value
     weights = overrides.get("weights")
-    if weights and not os.path.isabs(weights) and os.path.exists(os.path.join(share, weights)):
+    if weights and not os.path.isabs(weights) and os.path.isfile(os.path.join(share, weights)):
         overrides["weights"] = os.path.join(share, weights)
-    use_sim_time = LaunchConfiguration("use_sim_time").perform(context)
-    overrides["use_sim_time"] = _parse_bool("use_sim_time", use_sim_time)
+    overrides["use_sim_time"] = _parse_bool("use_sim_time", values.get("use_sim_time", "false"))
+    return overrides
 
+
+def _segmentation_node(context: LaunchContext) -> List[Node]:
+    values = {name: LaunchConfiguration(name).perform(context) for name in NODE_ARGUMENTS}
+    overrides = node_overrides(values, get_package_share_directory(PACKAGE))
     config = LaunchConfiguration("config").perform(context)
     if not os.path.isfile(config):
         raise FileNotFoundError("launch argument config:={}: no such file (expected a YAML parameter file)"

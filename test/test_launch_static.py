@@ -60,19 +60,29 @@ def _keyword(call, name):
 
 
 def _used_arguments(tree):
-    """Names read with LaunchConfiguration(...), also inside `for name in CONSTANT_TUPLE:` loops."""
+    """Names read with LaunchConfiguration(...), also in loops and comprehensions over a constant tuple."""
     constants = _constants(tree)
     loop_values = {}
-    for loop in ast.walk(tree):
-        if isinstance(loop, ast.For) and isinstance(loop.iter, ast.Name) and isinstance(loop.target,
-                                                                                        ast.Name):
-            for call in _calls(loop, "LaunchConfiguration"):
-                if isinstance(call.args[0], ast.Name) and call.args[0].id == loop.target.id:
-                    loop_values[id(call)] = list(constants[loop.iter.id])
+    loops = [(n.target, n.iter, n) for n in ast.walk(tree) if isinstance(n, ast.For)]
+    comprehensions = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    loops += [(g.target, g.iter, n) for n in ast.walk(tree) if isinstance(n, comprehensions)
+              for g in n.generators]
+    for target, iterable, body in loops:
+        if isinstance(target, ast.Name) and isinstance(iterable, ast.Name) and iterable.id in constants:
+            for call in _calls(body, "LaunchConfiguration"):
+                if isinstance(call.args[0], ast.Name) and call.args[0].id == target.id:
+                    loop_values[id(call)] = list(constants[iterable.id])
     used = []
     for call in _calls(tree, "LaunchConfiguration"):
         used.extend(loop_values.get(id(call)) or [ast.literal_eval(call.args[0])])
     return used
+
+
+def _config_section(document):
+    """The params file section the node reads: its name, '/**/name' or '/**' (as params.load_yaml does)."""
+    keys = [k for k in document if str(k).strip("/").split("/")[-1] in (params.NODE_NAME, "**")]
+    assert len(keys) == 1, list(document)
+    return document[keys[0]]["ros__parameters"]
 
 
 def _package_name():
@@ -104,7 +114,8 @@ def test_node_name_matches_the_config_section(tree):
     name = _value(_keyword(_calls(tree, "Node")[0], "name"), constants)
     assert name == params.NODE_NAME
     with open(CONFIG) as f:
-        assert list(yaml.safe_load(f)) == [name]
+        sections = list(yaml.safe_load(f))
+    assert [str(k).strip("/").split("/")[-1] for k in sections] == [name]
 
 
 def test_launch_arguments_are_declared_described_and_used(tree):
@@ -144,6 +155,7 @@ def test_overrides_and_parameters_are_node_parameters(tree):
     overrides = constants["OVERRIDES"]
     assert set(overrides) == {"weights", "backend", "precision"}
     assert set(overrides) <= set(params.parameter_names())
+    assert set(constants["NODE_ARGUMENTS"]) == set(overrides) | {"use_sim_time"}
     node = _calls(tree, "Node")[0]
     assert ast.unparse(_keyword(node, "parameters")) == "[config, overrides]"
     assert ast.unparse(_keyword(node, "namespace")) == "LaunchConfiguration('namespace')"
@@ -151,12 +163,11 @@ def test_overrides_and_parameters_are_node_parameters(tree):
 
 def test_every_config_key_is_declared_by_the_node():
     with open(CONFIG) as f:
-        document = yaml.safe_load(f)
-    keys = set(document[params.NODE_NAME]["ros__parameters"])
-    assert keys <= set(params.parameter_names()), keys - set(params.parameter_names())
+        section = _config_section(yaml.safe_load(f))
+    assert set(section) <= set(params.parameter_names()), set(section) - set(params.parameter_names())
     config = params.load_yaml(CONFIG)  # validates every value, too
-    for key in keys:
-        assert getattr(config, key) == document[params.NODE_NAME]["ros__parameters"][key]
+    for key, value in section.items():
+        assert getattr(config, key) == value
 
 
 def test_launch_file_defines_generate_launch_description(tree):
@@ -168,3 +179,32 @@ def test_launch_file_defines_generate_launch_description(tree):
     assert returns and isinstance(returns[0].value, ast.Call)
     assert ast.unparse(returns[0].value.func) == "LaunchDescription"
     assert [ast.unparse(c.func) for c in _calls(tree, "OpaqueFunction")] == ["OpaqueFunction"]
+
+
+@pytest.fixture(scope="module")
+def node_overrides(tree):
+    """launch's node_overrides (plain Python) compiled on its own: launch itself is not importable here."""
+    wanted = {"_parse_bool", "node_overrides"}
+    module = ast.Module(body=[n for n in tree.body if getattr(n, "name", None) in wanted], type_ignores=[])
+    namespace = {"os": os, "Any": object, "Dict": dict, "OVERRIDES": _constants(tree)["OVERRIDES"]}
+    exec(compile(module, LAUNCH, "exec"), namespace)
+    return namespace["node_overrides"]
+
+
+def test_node_overrides_keep_the_config_unless_given(node_overrides, tmp_path):
+    share = tmp_path / "share"
+    (share / "demo").mkdir(parents=True)
+    (share / "demo" / "swiftnet_demo.pt").write_bytes(b"weights")
+    # empty launch arguments leave the config file's values alone
+    assert node_overrides({"weights": "", "backend": " ", "precision": "", "use_sim_time": "false"},
+                          str(share)) == {"use_sim_time": False}
+    # "demo" names the node's bundled checkpoint, not the share/demo folder
+    assert node_overrides({"weights": "demo", "use_sim_time": "true"}, str(share)) == {
+        "weights": "demo", "use_sim_time": True}
+    # a file in the share directory becomes its absolute path; other values pass through
+    assert node_overrides({"weights": "demo/swiftnet_demo.pt", "backend": "tensorrt", "precision": "fp16"},
+                          str(share)) == {"weights": str(share / "demo" / "swiftnet_demo.pt"),
+                                          "backend": "tensorrt", "precision": "fp16", "use_sim_time": False}
+    assert node_overrides({"weights": "/abs/model.onnx"}, str(share))["weights"] == "/abs/model.onnx"
+    with pytest.raises(ValueError, match="launch argument use_sim_time:='maybe': expected true or false"):
+        node_overrides({"use_sim_time": "maybe"}, str(share))

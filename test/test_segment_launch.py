@@ -50,7 +50,8 @@ def generate_test_description():
     share = get_package_share_directory("swiftnet_ros")
     with open(os.path.join(share, "config", "segment.yaml")) as f:
         config = yaml.safe_load(f)
-    config[NODE_NAME]["ros__parameters"].update(
+    section = [k for k in config if str(k).strip("/").split("/")[-1] in (NODE_NAME, "**")][0]
+    config[section]["ros__parameters"].update(
         device="cpu", input_qos="reliable", qos_depth=50, input_size="{}x{}".format(SIZE[1], SIZE[0]),
         diagnostics_period=0.2)
     config_path = os.path.join(work, "segment.yaml")

@@ -78,3 +78,27 @@ def test_init_weights_starts_from_a_checkpoint(tmp_path, caplog):
     other = _config(tmp_path / "third", model="rn18", upsample="nearest", init_weights=second.init_weights)
     with pytest.raises(ValueError, match="init_weights"):
         Trainer(other, *_sets(other), progress=False)
+
+
+def test_cached_dataset_renders_once_and_augments_like_the_dataset():
+    from swiftnet_ros.data.synthetic import SyntheticDataset
+    from swiftnet_ros.train.config import TrainConfig
+    from swiftnet_ros.train.data import CachedDataset, train_transform
+
+    transform = train_transform(TrainConfig(dataset="synthetic", crop_size=40, scale_min=0.8, scale_max=1.2))
+    plain = SyntheticDataset(3, 70, size=(48, 96), transform=transform)
+    base = SyntheticDataset(3, 70, size=(48, 96))
+    calls = []
+    original = base.__class__.__getitem__
+    base.__class__ = type("Counted", (SyntheticDataset,), {
+        "__getitem__": lambda self, i: calls.append(i) or original(self, i)})
+    cached = CachedDataset(base, transform)
+    for epoch in (0, 1):
+        plain.set_epoch(epoch)
+        cached.set_epoch(epoch)
+        for i in range(3):
+            a, b = plain[i], cached[i]
+            assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]), (epoch, i)
+    assert sorted(calls) == [0, 1, 2]  # rendered once each, augmented differently per epoch
+    with pytest.raises(ValueError, match="workers 0"):
+        TrainConfig(dataset="synthetic", cache=True, workers=2)

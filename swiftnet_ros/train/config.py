@@ -42,6 +42,7 @@ class TrainConfig:
     scale_max: float = 2.0
     flip: bool = True
     jitter: bool = False  # photometric jitter
+    cache: bool = False  # keep rendered / decoded samples in memory (needs workers: 0)
     # optimisation
     epochs: int = 250
     batch_size: int = 14  # per process (per GPU under torchrun)
@@ -102,6 +103,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "train_num", "val_num"):
             if int(getattr(self, name)) < 1:
                 raise ValueError("{} must be >= 1, got {!r}".format(name, getattr(self, name)))
+        if self.cache and self.workers:
+            raise ValueError("cache (samples in this process's memory) needs workers 0, got {}".format(
+                self.workers))
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError("threads must be >= 1 (or unset), got {!r}".format(self.threads))
         for name in ("crop_size", "workers", "eval_every"):

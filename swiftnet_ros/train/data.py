@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from swiftnet_ros.train.config import TrainConfig
@@ -26,6 +27,39 @@ class DatasetInfo:
         return cls(list(labels.class_names), np.asarray(labels.palette, dtype=np.uint8))
 
 
+class CachedDataset(Dataset):
+    """Keeps each sample of an unaugmented dataset in memory (uint8) after first use; augments on the way out.
+
+    Rendering a synthetic scene costs more CPU than its share of a training step on a small model, and
+    decoding PNGs is not free either. Augmentation stays random per (seed, epoch, index), as in the
+    datasets' own, so runs are reproducible and resumable. Single process only (workers: 0).
+    """
+
+    def __init__(self, base: Dataset, transform: Optional[Callable] = None) -> None:
+        self.base = base
+        self.transform = transform
+        self.label_set = base.label_set
+        self.seed = int(getattr(base, "seed", 0))
+        self.epoch = 0
+        self.items: List[Optional[Tuple[np.ndarray, np.ndarray]]] = [None] * len(base)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        from swiftnet_ros.data.transforms import seeded_transform, to_tensors
+
+        if self.items[index] is None:
+            image, label = self.base[index]
+            image = image.permute(1, 2, 0).to(torch.uint8).numpy()
+            self.items[index] = (image, label.to(torch.uint8).numpy())
+        image, label = self.items[index]
+        return to_tensors(*seeded_transform(self.transform, image, label, self.seed, self.epoch, index))
+
+
 def train_transform(config: TrainConfig) -> Optional[Callable]:
     """Random scale, crop (label padded with void), flip and optional jitter, as the config says.
 
@@ -46,17 +80,20 @@ def train_transform(config: TrainConfig) -> Optional[Callable]:
 def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, DatasetInfo]:
     """(augmented training set, plain validation set, class info) for the configured dataset."""
     transform = train_transform(config)
+    own = None if config.cache else transform  # a cache augments after it, the datasets before
     if config.dataset == "synthetic":
         from swiftnet_ros.data.synthetic import SyntheticDataset
 
         size = _size(config.size)
-        train = SyntheticDataset(config.train_num, config.train_seed, transform=transform, **size)
+        train = SyntheticDataset(config.train_num, config.train_seed, transform=own, **size)
         val = SyntheticDataset(config.val_num, config.val_seed, **size)
     else:
         from swiftnet_ros.data.datasets import build_dataset
 
-        train = build_dataset(config.dataset, config.root, config.train_split, transform=transform)
+        train = build_dataset(config.dataset, config.root, config.train_split, transform=own)
         val = build_dataset(config.dataset, config.root, config.val_split)
+    if config.cache:
+        train, val = CachedDataset(train, transform), CachedDataset(val)
     info = DatasetInfo.of(train)
     if DatasetInfo.of(val).class_names != info.class_names:
         raise ValueError("training and validation sets have different classes: {} vs {}".format(

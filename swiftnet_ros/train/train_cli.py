@@ -50,6 +50,7 @@ _VALUE_FLAGS = [
 _BOOL_FLAGS = [
     ("--flip", "flip", True), ("--no-flip", "flip", False),
     ("--jitter", "jitter", True), ("--no-jitter", "jitter", False),
+    ("--cache", "cache", True), ("--no-cache", "cache", False),
     ("--amp", "amp", True), ("--no-amp", "amp", False),
     ("--sync-bn", "sync_bn", True), ("--no-sync-bn", "sync_bn", False),
     ("--save-fp16", "save_fp16", True), ("--no-save-fp16", "save_fp16", False),

@@ -143,9 +143,12 @@ class SegmentationNode(Node):
         self._stopping = threading.Event()
         self._worker = None  # type: Optional[threading.Thread]
         self.segmenter = None  # type: Any
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         library_log = logging.getLogger("swiftnet_ros")
-        library_log.setLevel(logging.INFO)
+        for handler in [h for h in library_log.handlers if isinstance(h, RosLogHandler)]:
+            library_log.removeHandler(handler)
         library_log.addHandler(RosLogHandler(self.get_logger()))
+        library_log.setLevel(logging.INFO)
         library_log.propagate = False
 
     def load_model(self) -> None:
@@ -172,7 +175,6 @@ class SegmentationNode(Node):
                                                  in_qos)
         else:
             self._sub = self.create_subscription(Image, "image", self._on_image, in_qos)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._diag_timer = self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
         self._worker.start()
@@ -200,7 +202,7 @@ class SegmentationNode(Node):
         engine = config.backend == "tensorrt" or weights.lower().endswith((".engine", ".plan", ".trt"))
         if engine:
             log.info("loading {} with TensorRT: building an engine for a new model, size or precision takes "
-                     "minutes (on a Jetson TX2 up to ~10); cached engines load in seconds".format(weights))
+                     "minutes on a Jetson; a cached engine loads in seconds".format(weights))
         else:
             log.info("loading {} (backend {}, {}, device {})".format(
                 weights, config.backend, config.precision, config.device))

@@ -44,8 +44,8 @@ def test_short_demo_answers_every_frame_and_writes_its_outputs(tmp_path):
     assert 0 < summary["latency_ms_p50"] <= summary["latency_ms_p95"] < 10000
     assert 0.0 <= summary["miou"] <= 1.0 and summary["frames_scored"] == 4
     assert summary["node_exit_code"] == 0
-    if weights == "demo":  # trained on synthetic scenes: far better than chance on unseen ones
-        assert summary["miou"] > 0.3, summary
+    if weights == "demo":  # trained on synthetic scenes: far above chance (random weights ~0.3%) on new ones
+        assert summary["miou"] > 0.4, summary
     for name in ("contact_sheet.png", "latency_histogram.png"):
         with open(os.path.join(out, name), "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -301,7 +301,10 @@ def write_latency_histogram(path: str, end_to_end_ms: Sequence[float], node_ms: 
 
 def summary_weights(weights: str) -> str:
     """A checkpoint path relative to here if it is a file, else the preset name."""
-    return os.path.relpath(weights) if os.path.isfile(weights) else weights
+    if not os.path.isfile(weights):
+        return weights
+    relative = os.path.relpath(weights)
+    return weights if relative.startswith("..") else relative
 
 
 def _tail(path: str, lines: int = 15) -> str:

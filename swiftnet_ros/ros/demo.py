@@ -284,12 +284,14 @@ def write_latency_histogram(path: str, end_to_end_ms: Sequence[float], node_ms: 
     data = [v for v in (end_to_end_ms, node_ms) if len(v)]
     bins = np.linspace(0, max(max(v) for v in data) * 1.05, 40) if data else 10
     if len(end_to_end_ms):
-        ax.hist(end_to_end_ms, bins=bins, alpha=0.7, label="end to end: play-bag publish -> labels received")
+        ax.hist(end_to_end_ms, bins=bins, alpha=0.5, color="C0",
+                label="end to end: play-bag publish -> labels received")
         for q, style in ((50, "-"), (95, "--")):
             ax.axvline(percentile(end_to_end_ms, q), color="C0", linestyle=style,
                        label="end to end p{} = {:.1f} ms".format(q, percentile(end_to_end_ms, q)))
     if len(node_ms):
-        ax.hist(node_ms, bins=bins, alpha=0.7, label="in the node: input callback -> publish")
+        ax.hist(node_ms, bins=bins, histtype="step", linewidth=1.5, color="C1",
+                label="in the node: input callback -> publish")
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("frames")
     ax.set_title(title)

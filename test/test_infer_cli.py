@@ -131,6 +131,7 @@ def test_bench_json_schema_table_and_plot(tmp_path, capsys):
         for key in ("backend", "precision", "size", "median_ms", "p90_ms", "fps", "label_agreement",
                     "speedup_vs_baseline", "peak_memory_mb"):
             assert key in r, key
+        assert r["cpu_ms"] > 0
         assert r["size"] == "96x64" and r["runs"] == 2 and r["precision"] == "fp32"
         assert r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] * 0.999
         assert r["fps"] == pytest.approx(1000 / r["median_ms"], rel=1e-3)

@@ -6,7 +6,8 @@ scene). Latency is the forward pass + argmax on a device-resident batch (what th
 times); runs are interleaved round-robin across configurations so that load from other processes
 on a shared machine hits all of them alike. Per configuration: median / p90 latency, FPS, peak
 memory (process RSS on CPU, torch.cuda.max_memory_allocated on GPU), label agreement with the
-baseline and the speed-up over it.
+baseline and the speed-up over it; also the median process CPU time per run (``cpu_ms``: all
+threads, including time spent spinning in thread pools).
 
 Backend tokens: ``torch``, ``onnxruntime``, ``tensorrt``, optionally with ``+option`` / ``-option``
 switches for the torch backend (e.g. ``torch+jit``, ``torch-winograd``). A plain ``torch`` on CUDA
@@ -146,6 +147,7 @@ class _Config:
         self.label, self.backend, self.precision, self.options = label, backend, precision, options
         self.run, self.describe = run, describe
         self.times: List[float] = []
+        self.cpu_times: List[float] = []
         self.agreement: List[float] = []
         self.peak_mb: Optional[float] = None
         self.forward_mb: Optional[float] = None
@@ -238,10 +240,11 @@ def _bench(args: argparse.Namespace) -> int:
         for _ in range(args.runs):
             for entry in entries:
                 sync()
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 labels = entry.run(x)
                 sync()
                 entry.times.append((time.perf_counter() - start) * 1e3)
+                entry.cpu_times.append((time.process_time() - cpu_start) * 1e3)
                 entry.agreement.append(float((labels == reference).float().mean().item()))
                 bar.update(1)
     base_median = statistics.median(entries[0].times)
@@ -255,6 +258,7 @@ def _bench(args: argparse.Namespace) -> int:
             "median_ms": round(median, 3), "p90_ms": round(percentile(entry.times, 90), 3),
             "mean_ms": round(statistics.mean(entry.times), 3), "min_ms": round(min(entry.times), 3),
             "fps": round(1000.0 / median, 3),
+            "cpu_ms": round(statistics.median(entry.cpu_times), 3),
             "peak_memory_mb": None if entry.peak_mb is None else round(entry.peak_mb, 1),
             "forward_memory_mb": None if entry.forward_mb is None else round(entry.forward_mb, 1),
             "memory_kind": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process peak RSS",

@@ -137,10 +137,11 @@ def test_answer_gate_waits_for_each_answer_and_gives_up_on_a_lost_one(bag):
     listener = Listener(topic, then=answer_later)
     answers = listener.node.create_publisher(Image, topic + "_answers", 10)
     try:
-        # recorded at 10 Hz, asked for 20x: only the answers (0.25 s each) and the 1 s timeout pace it
+        # recorded at 10 Hz, asked for 20x: only the answers (0.25 s each) and the 2 s timeout pace it;
+        # the start delay lets this subscription match both ways (else the first frame may come late)
         proc = _play([path, "--topics", bags.IMAGE_TOPIC, "--topic-remap", bags.IMAGE_TOPIC + ":=" + topic,
-                      "--rate", "20", "--wait-for-subscribers", "1", "--answer-topic", topic + "_answers",
-                      "--answer-timeout", "1.0"])
+                      "--rate", "20", "--wait-for-subscribers", "1", "--start-delay", "0.5",
+                      "--answer-topic", topic + "_answers", "--answer-timeout", "2.0"])
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             rclpy.spin_once(listener.node, timeout_sec=0.02)
@@ -156,7 +157,7 @@ def test_answer_gate_waits_for_each_answer_and_gives_up_on_a_lost_one(bag):
     assert len(times) == FRAMES
     gaps = np.diff(times)
     assert min(gaps) > 0.2, gaps  # never ahead of the answers (20x the recorded rate would be 5 ms)
-    assert gaps[2] > 0.9, gaps  # the unanswered third frame held the fourth back until the timeout
+    assert gaps[2] > 1.9, gaps  # the unanswered third frame held the fourth back until the timeout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -93,7 +93,14 @@ class AnswerGate:
                     self.topic, wait_timeout))
             time.sleep(0.05)
         qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(message_class(types[0]), self.topic, self._on_answer, qos, raw=True)
+        cls = message_class(types[0])
+        sub = self.node.create_subscription(cls, self.topic, self._on_answer, qos, raw=True)
+        # an answer published before the answering side has matched this subscription would be lost
+        while hasattr(sub, "get_publisher_count") and sub.get_publisher_count() < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no publisher of answer topic {} matched within {:g} s".format(
+                    self.topic, wait_timeout))
+            time.sleep(0.05)
 
     def _on_answer(self, data: bytes) -> None:
         if self.in_flight.pop(bags.header_stamp_ns(data), None) is not None:
@@ -103,15 +110,20 @@ class AnswerGate:
         self.in_flight[stamp] = time.monotonic()
 
     def spin(self, seconds: float) -> None:
-        """Take answers for up to ``seconds`` (and give up on frames older than the timeout)."""
+        """Take answers for up to ``seconds``, then give up on frames older than the timeout."""
         import rclpy
 
+        rclpy.spin_once(self.node, timeout_sec=max(0.0, seconds))
+        for _ in range(len(self.in_flight)):  # answers already waiting count, however late we look
+            rclpy.spin_once(self.node, timeout_sec=0.0)
         now = time.monotonic()
         for stamp, sent_at in list(self.in_flight.items()):
             if now - sent_at > self.timeout:
                 del self.in_flight[stamp]
                 self.unanswered += 1
-        rclpy.spin_once(self.node, timeout_sec=max(0.0, seconds))
+                message = "no answer on {} for the frame stamped {}.{:09d} within {:g} s".format(
+                    self.topic, stamp // 10 ** 9, stamp % 10 ** 9, self.timeout)
+                self.node.get_logger().warning(message)
 
     def wait_below(self, limit: int) -> None:
         """Spin until fewer than ``limit`` frames wait for an answer."""
@@ -299,11 +311,12 @@ def run(args: argparse.Namespace) -> int:
             if not args.loop:
                 break
             time.sleep(period)
+        if player.gate is not None:
+            player.gate.wait_below(1)
         if args.qos == "reliable" and not player.wait_for_acks(5.0):
             node.get_logger().warning("not every message was acknowledged within 5 s")
         text = "play-bag: published {} messages".format(player.published)
         if player.gate is not None:
-            player.gate.wait_below(1)
             text += "; {} answered on {}, {} unanswered".format(
                 player.gate.answered, args.answer_topic, player.gate.unanswered)
         print(text)

@@ -2,11 +2,13 @@
 
 import copy
 import os
+import warnings
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from swiftnet_ros.infer.backend import check_precision, resolve_device
 from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend, select_providers
@@ -17,6 +19,7 @@ from swiftnet_ros.infer.backend_torch import (
     has_torch_compile,
 )
 from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.postprocess import bilinear_argmax, nearest_argmax
 from swiftnet_ros.infer.weights import load_torch_weights
 from swiftnet_ros.infer.winograd import WinogradConv2d, nnpack_available, winograd_eligible
 from swiftnet_ros.model import build_model
@@ -305,3 +308,43 @@ def test_backends_agree_on_the_demo_checkpoint():
         backends.append(TorchBackend(model, CPU, winograd=True))
     for backend in backends:
         assert (backend.labels(x) == reference).float().mean() >= 0.999, backend.describe()
+
+
+# ------------------------------------------------------------------ labels from stride-4 logits
+@pytest.mark.parametrize("shape,size", [((2, 19, 7, 9), (30, 41)), ((1, 5, 16, 24), (64, 96)),
+                                        ((1, 3, 5, 5), (3, 4)), ((1, 4, 1, 6), (4, 24))])
+def test_sparse_argmax_equals_resize_then_argmax(shape, size):
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(shape, generator=g)
+    logits[:, 0, : shape[2] // 2] += 4.0  # a uniform region (4 agreeing sources) and boundaries
+    dense = F.interpolate(logits, size=size, mode="bilinear", align_corners=False).argmax(1)
+    sparse = bilinear_argmax(logits, size)
+    assert sparse.shape == dense.shape
+    assert (sparse == dense).float().mean() >= 0.9999
+    near = F.interpolate(logits, size=size, mode="nearest").argmax(1)
+    assert torch.equal(nearest_argmax(logits, size), near)
+    uniform = torch.zeros(1, 3, 4, 4)
+    uniform[:, 1] = 1.0  # no boundaries at all: nothing to interpolate
+    assert torch.equal(bilinear_argmax(uniform, size), torch.ones(1, *size, dtype=torch.int64))
+
+
+def test_sparse_argmax_survives_jit_tracing_without_boundaries():
+    # traced where no pixel needs interpolating (as on a blank warm-up image), then run on real logits
+    uniform = torch.zeros(1, 3, 8, 12)
+    uniform[:, 2] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(lambda logits: bilinear_argmax(logits, (32, 48)), (uniform,))
+    logits = torch.randn(1, 3, 8, 12, generator=torch.Generator().manual_seed(1))
+    dense = F.interpolate(logits, size=(32, 48), mode="bilinear", align_corners=False).argmax(1)
+    assert (traced(logits) == dense).float().mean() >= 0.9999
+
+
+def test_torch_backend_uses_the_sparse_head_on_cpu(rn18):
+    backend = TorchBackend(rn18, CPU, jit=True)
+    assert backend.head.sparse
+    backend.labels(torch.zeros(1, 3, H, W))  # traced on a blank image
+    x = image_batch(6)
+    with torch.no_grad():
+        reference = rn18(x).argmax(1)
+    assert (backend.labels(x) == reference).float().mean() >= 0.999

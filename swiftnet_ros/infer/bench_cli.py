@@ -326,8 +326,11 @@ def plot_results(report: Dict[str, Any], path: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("frames per second (median latency)")
     ax.set_xlim(0, max(fps) * 1.45)
-    ax.set_title("{} at {} on {}".format(report["model"], report["size"],
-                                         report["machine"]["gpu"] or report["machine"]["cpu"]), fontsize=9)
+    machine = report["machine"]
+    load = machine.get("load_average_start")
+    ax.set_title("{} at {} on {}, {} thread(s){}".format(
+        report["model"], report["size"], machine["gpu"] or machine["cpu"], machine["threads"],
+        ", load average {:.1f}".format(load[0]) if load else ""), fontsize=9)
     fig.tight_layout()
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

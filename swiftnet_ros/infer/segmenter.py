@@ -126,9 +126,10 @@ class Segmenter:
             cuDNN autotuning, tracing.
         engine_cache_dir, force_engine_rebuild: the TensorRT engine cache (default
             ~/.cache/swiftnet_ros/engines).
-        backend_options: backend-specific switches, e.g. torch: fold_bn, channels_last, cuda_graphs,
-            jit, compile, cudnn_benchmark; onnxruntime: threads, optimization, providers, argmax;
-            tensorrt: workspace_mb, timing_cache, argmax.
+        backend_options: backend-specific switches. torch: fold_bn, channels_last, winograd (CPU;
+            default on where NNPACK exists), cuda_graphs (default on CUDA), jit, compile,
+            cudnn_benchmark; onnxruntime: threads, optimization, providers, opset, argmax; tensorrt:
+            workspace_mb, timing_cache, opset, argmax.
     """
 
     def __init__(self, weights: str, backend: str = "auto", precision: str = "fp32", device: str = "auto",

@@ -1,6 +1,7 @@
 """The generated SegmentationInfo message travels between two OS processes over real DDS."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ PUBLISHER = textwrap.dedent(
     import sys, time
     import rclpy
     from swiftnet_ros.msg import SegmentationInfo
-    rclpy.init()
+    rclpy.init()  # domain from ROS_DOMAIN_ID
     node = rclpy.create_node("info_publisher")
     pub = node.create_publisher(SegmentationInfo, sys.argv[1], 10)
     msg = SegmentationInfo(model="rn18", backend="torch", precision="fp32", height=4, width=6)
@@ -20,10 +21,15 @@ PUBLISHER = textwrap.dedent(
     msg.class_fractions = [0.75, 0.25]
     msg.dropped_frames = 3
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if pub.get_subscription_count() > 0:
-            pub.publish(msg)
-        rclpy.spin_once(node, timeout_sec=0.05)
+    try:
+        while time.monotonic() < deadline:
+            if pub.get_subscription_count() > 0:
+                pub.publish(msg)
+            rclpy.spin_once(node, timeout_sec=0.05)
+    except KeyboardInterrupt:
+        pass
+    node.destroy_node()
+    rclpy.try_shutdown()
     """
 )
 
@@ -33,9 +39,10 @@ def test_segmentation_info_between_processes():
     from swiftnet_ros.msg import SegmentationInfo
 
     topic = "info_" + uuid.uuid4().hex[:8]
-    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA")
+    domain = 1 + uuid.uuid4().int % 100  # apart from other ROS 2 processes on the machine
+    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA", ROS_DOMAIN_ID=str(domain))
     proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, topic], env=env)
-    rclpy.init()
+    rclpy.init(domain_id=domain)
     received = []
     try:
         node = rclpy.create_node("info_listener")
@@ -48,8 +55,12 @@ def test_segmentation_info_between_processes():
         node.destroy_node()
     finally:
         rclpy.shutdown()
-        proc.kill()
-        proc.wait()
+        proc.send_signal(signal.SIGINT)  # a clean exit leaves no Fast DDS shared-memory files behind
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     assert received, "no SegmentationInfo arrived from the other process"
     msg = received[0]
     assert (msg.model, msg.backend, msg.height, msg.width) == ("rn18", "torch", 4, 6)

@@ -11,13 +11,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
 import yaml
 from torch.utils.data import Dataset
 
+from .base import LabelledDataset
 from .labels import CAMVID32_LABELS, VOID, LabelSet, color_to_train_id, get_label_set
 from .synthetic import SyntheticDataset
-from .transforms import seeded_transform, to_tensors
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 
@@ -81,32 +80,13 @@ def read_label(path: str, color: bool = False) -> np.ndarray:
     return label
 
 
-class SegmentationDataset(Dataset):
+class SegmentationDataset(LabelledDataset):
     """Image/label file pairs decoded to train ids; subclasses say how a label file is decoded."""
 
     def __init__(self, files: Sequence[Tuple[str, str]], label_set: LabelSet,
                  transform: Optional[Callable] = None, seed: int = 0) -> None:
+        super().__init__(label_set, transform, seed)
         self.files = list(files)
-        self.label_set = label_set
-        self.transform = transform
-        self.seed = int(seed)
-        self.epoch = 0
-
-    @property
-    def class_names(self) -> List[str]:
-        return self.label_set.class_names
-
-    @property
-    def palette(self) -> np.ndarray:
-        return self.label_set.palette
-
-    @property
-    def num_classes(self) -> int:
-        return self.label_set.num_classes
-
-    def set_epoch(self, epoch: int) -> None:
-        """Augmentations are seeded from (seed, epoch, index): call once per epoch."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -122,11 +102,6 @@ class SegmentationDataset(Dataset):
             raise ValueError("image {} is {}x{} but label {} is {}x{}".format(
                 image_path, image.shape[1], image.shape[0], label_path, label.shape[1], label.shape[0]))
         return image, label
-
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        image, label = self.load(index)
-        image, label = seeded_transform(self.transform, image, label, self.seed, self.epoch, index)
-        return to_tensors(image, label)
 
     def __repr__(self) -> str:
         return "{}({} images, {} classes)".format(type(self).__name__, len(self), self.num_classes)

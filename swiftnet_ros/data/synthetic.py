@@ -16,11 +16,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
+from .base import LabelledDataset
 from .labels import VOID, get_label_set
-from .transforms import seeded_transform, to_tensors
 
 ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 7, 8, 10, 11, 13
 SCENE_CLASSES = (ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, SKY, PERSON, CAR)
@@ -560,7 +558,7 @@ def make_scene(seed: int, size: Tuple[int, int] = (256, 512)) -> Tuple[np.ndarra
     return _light(cv, rng), cv.label
 
 
-class SyntheticDataset(Dataset):
+class SyntheticDataset(LabelledDataset):
     """``num`` scenes; item i is ``make_scene(seed + i, size)``: (float 3 x H x W RGB 0-255, int64 H x W).
 
     ``transform(image, label, rng)`` works on the numpy arrays (see ``swiftnet_ros.data.transforms``)
@@ -570,35 +568,16 @@ class SyntheticDataset(Dataset):
                  transform: Optional[Callable] = None) -> None:
         if int(num) < 1:
             raise ValueError("SyntheticDataset needs num >= 1 scenes, got {}".format(num))
-        self.num, self.seed, self.size, self.transform = int(num), int(seed), _check_size(size), transform
-        self.epoch = 0
-        self.label_set = get_label_set("cityscapes")
-
-    @property
-    def class_names(self) -> List[str]:
-        return self.label_set.class_names
-
-    @property
-    def palette(self) -> np.ndarray:
-        return self.label_set.palette
-
-    @property
-    def num_classes(self) -> int:
-        return self.label_set.num_classes
-
-    def set_epoch(self, epoch: int) -> None:
-        """Augmentations are seeded from (seed, epoch, index): call once per epoch."""
-        self.epoch = int(epoch)
+        super().__init__(get_label_set("cityscapes"), transform, seed)
+        self.num, self.size = int(num), _check_size(size)
 
     def __len__(self) -> int:
         return self.num
 
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    def load(self, index: int) -> Tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < self.num:
             raise IndexError("index {} out of range for {} scenes".format(index, self.num))
-        image, label = make_scene(self.seed + index, self.size)
-        image, label = seeded_transform(self.transform, image, label, self.seed, self.epoch, index)
-        return to_tensors(image, label)
+        return make_scene(self.seed + index, self.size)
 
 
 def _colour_bins(image: np.ndarray, bins: int) -> np.ndarray:

@@ -13,7 +13,8 @@ import torch.nn as nn
 
 from swiftnet_ros import cli
 from swiftnet_ros.model import build_model, save_checkpoint
-from swiftnet_ros.model.profile import count_macs, parse_size, profile_model
+from swiftnet_ros.model.profile import count_macs, profile_model
+from swiftnet_ros.sizes import parse_size
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -169,9 +169,9 @@ def _bench(args: argparse.Namespace) -> int:
     from swiftnet_ros.data.synthetic import make_scene
     from swiftnet_ros.infer.backend import resolve_device
     from swiftnet_ros.infer.backend_torch import has_torch_compile
-    from swiftnet_ros.infer.export import parse_size
     from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch
     from swiftnet_ros.infer.weights import load_torch_weights
+    from swiftnet_ros.sizes import parse_size
 
     if args.runs < 1 or args.warmup < 0:
         raise ValueError("--runs must be >= 1 and --warmup >= 0, got {} and {}"

@@ -38,18 +38,6 @@ class _ExportWrapper(nn.Module):
         return logits
 
 
-def parse_size(text: str) -> Tuple[int, int]:
-    """"1024x512" (WIDTHxHEIGHT, the paper's and the CLI's convention) -> (height, width) = (512, 1024)."""
-    parts = str(text).lower().split("x")
-    try:
-        width, height = (int(p) for p in parts)
-    except ValueError:
-        raise ValueError("size {!r}: expected WIDTHxHEIGHT such as 1024x512".format(text)) from None
-    if width < 1 or height < 1:
-        raise ValueError("size {!r}: width and height must be positive".format(text))
-    return height, width
-
-
 def check_input_size(input_size: Sequence[int]) -> Tuple[int, int]:
     try:
         height, width = (int(v) for v in input_size)

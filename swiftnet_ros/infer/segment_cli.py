@@ -65,8 +65,8 @@ def _kind(path: str) -> str:
 
 
 def _make_segmenter(args: argparse.Namespace) -> object:
-    from swiftnet_ros.infer.export import parse_size
     from swiftnet_ros.infer.multiscale import MultiScaleSegmenter, check_scales
+    from swiftnet_ros.sizes import parse_size
 
     size = parse_size(args.size) if args.size else None
     scales = check_scales(args.scales.split(","))

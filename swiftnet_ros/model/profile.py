@@ -11,22 +11,16 @@ import argparse
 import copy
 import json
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict
 
 import torch
 import torch.nn as nn
 
+from swiftnet_ros.sizes import parse_size
+
 from .checkpoints import load_model
 from .config import BLENDS, PRESETS, UPSAMPLE_MODES, get_config
 from .swiftnet import SwiftNet
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    """'2048x1024' -> (width, height)."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError("size {!r}: expected WIDTHxHEIGHT, e.g. 2048x1024".format(text))
-    return int(parts[0]), int(parts[1])
 
 
 def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
@@ -107,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("blend", "upsample", "num_classes", "pyramid_levels", "logits_kernel"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    width, height = parse_size(args.size)
+    height, width = parse_size(args.size)
     model = resolve_model(args.model, **overrides)
     result = profile_model(model, width, height, args.device)
     if args.json:

@@ -20,6 +20,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import yaml
 
+from swiftnet_ros import sizes
+
 IMAGE_TOPIC = "/camera/image_raw"
 GROUND_TRUTH_TOPIC = "/camera/ground_truth"
 FRAME_ID = "camera"
@@ -43,14 +45,8 @@ def _typestore() -> Any:
 
 
 def parse_size(text: str) -> Tuple[int, int]:
-    """``"WxH"`` (as on the command line) -> (height, width), the order the code uses."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError("bad size {!r}: expected WIDTHxHEIGHT, e.g. 512x256".format(text))
-    width, height = int(parts[0]), int(parts[1])
-    if width < 16 or height < 16:
-        raise ValueError("bad size {!r}: width and height must be at least 16 pixels".format(text))
-    return height, width
+    """``"WxH"`` (as on the command line) -> (height, width); bags need at least 16 pixels a side."""
+    return sizes.parse_size(text, min_side=16)
 
 
 def stamp_to_ns(stamp: Any) -> int:

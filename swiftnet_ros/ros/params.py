@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from swiftnet_ros import sizes
+
 NODE_NAME = "segmentation_node"
 # The params-file section name: matches the node in any namespace (a bare "segmentation_node" key
 # would apply only to a node in the root namespace, and a namespaced launch would silently ignore it).
@@ -127,11 +129,11 @@ def parse_size(text: str) -> Optional[Tuple[int, int]]:
     """'1024x512' (width x height) -> (512, 1024) as (height, width); '' -> None."""
     if text == "":
         return None
-    match = re.match(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$", text)
-    if not match or not (0 < int(match.group(1)) <= MAX_SIDE and 0 < int(match.group(2)) <= MAX_SIDE):
+    try:
+        return sizes.parse_size(text, max_side=MAX_SIDE)
+    except ValueError:
         raise ConfigError("input_size {!r} is not WIDTHxHEIGHT with sides in 1..{} (e.g. 1024x512), nor "
-                          "empty for each image's own size".format(text, MAX_SIDE))
-    return int(match.group(2)), int(match.group(1))
+                          "empty for each image's own size".format(text, MAX_SIDE)) from None
 
 
 def validate(config: NodeConfig) -> NodeConfig:

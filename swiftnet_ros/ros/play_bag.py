@@ -101,6 +101,44 @@ class AnswerGate:
                 raise TimeoutError("no publisher of answer topic {} matched within {:g} s".format(
                     self.topic, wait_timeout))
             time.sleep(0.05)
+        for info in self.node.get_publishers_info_by_topic(self.topic):
+            self._await_match_by(info.node_namespace, info.node_name, deadline)
+
+    def _await_match_by(self, namespace: str, name: str, deadline: float) -> None:
+        """Wait until the answering node has matched our subscription too, not only we its publisher.
+
+        Our side matches the node's publisher at once, but the node matches our subscription only when
+        its discovery thread has read our announcement (milliseconds, far more on a loaded CPU), and an
+        answer it publishes before that is not sent to us (volatile): the first frame would then wait
+        out the answer timeout. A reply to a parameter service call from that node shows it has read
+        the announcement of our service client's reply subscription, which we created after the answer
+        subscription, and a node reads the announcements of our subscriptions in order.
+        """
+        import rclpy
+        from rcl_interfaces.srv import GetParameters
+
+        service = "{}/{}/get_parameters".format(namespace.rstrip("/"), name)
+        client = self.node.create_client(GetParameters, service)
+        try:
+            available_by = min(deadline, time.monotonic() + 10.0)
+            while not client.wait_for_service(timeout_sec=0.1):
+                if time.monotonic() > available_by:
+                    self.node.get_logger().warning(
+                        "cannot confirm that {} has matched our subscription to {} (no service {}): "
+                        "the first answer may be lost".format(name, self.topic, service))
+                    return
+            while True:
+                future = client.call_async(GetParameters.Request())
+                rclpy.spin_until_future_complete(self.node, future, timeout_sec=1.0)
+                if future.done():
+                    return
+                if hasattr(client, "remove_pending_request"):  # not in Foxy
+                    client.remove_pending_request(future)
+                if time.monotonic() > deadline:
+                    raise TimeoutError("{} gave no reply on {} within the wait timeout".format(
+                        name, service))
+        finally:
+            self.node.destroy_client(client)
 
     def _on_answer(self, data: bytes) -> None:
         if self.in_flight.pop(bags.header_stamp_ns(data), None) is not None:

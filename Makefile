@@ -34,6 +34,7 @@ lint: setup
 	$(VENV)/bin/vermin -t=3.6- --no-tips --violations --backport dataclasses $(RUNTIME_PATH)
 
 test: setup lint
+	$(PY) scripts/clean_fastdds_shm.py   # segments left by killed ROS 2 processes stall discovery
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: setup

@@ -90,5 +90,6 @@ def test_train_command_reports_config_errors_in_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "unknown key(s) epochz" in err and "epochs" in err and "Traceback" not in err
-    assert main(["train", "--dataset", "cityscapes", "--root", str(tmp_path / "nowhere"), "--epochs", "1"]) == 2
+    missing_root = str(tmp_path / "nowhere")
+    assert main(["train", "--dataset", "cityscapes", "--root", missing_root, "--epochs", "1"]) == 2
     assert "nowhere" in capsys.readouterr().err

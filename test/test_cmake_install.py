@@ -22,7 +22,8 @@ def install(tmp_path_factory):
     base = tmp_path_factory.mktemp("cmake")
     src, build, prefix = base / "src", base / "build", base / "install"
     src.mkdir()
-    for name in ("CMakeLists.txt", "package.xml", "msg", "swiftnet_ros", "launch", "config", "demo", "scripts"):
+    package = ("CMakeLists.txt", "package.xml", "msg", "swiftnet_ros", "launch", "config", "demo", "scripts")
+    for name in package:
         path = os.path.join(ROOT, name)
         copy = shutil.copytree if os.path.isdir(path) else shutil.copy
         copy(path, str(src / name))

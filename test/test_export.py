@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from swiftnet_ros.cli import main
+from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.export import export_onnx
-from swiftnet_ros.infer.files import write_bytes_atomic
 from swiftnet_ros.infer.metadata import decode_metadata, encode_metadata, read_onnx_metadata
 from swiftnet_ros.infer.weights import load_torch_weights
 from swiftnet_ros.model import build_model, save_checkpoint

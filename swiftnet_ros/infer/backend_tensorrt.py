@@ -19,8 +19,8 @@ from typing import Callable, Iterable, List, Optional, Tuple
 
 import torch
 
+from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.backend import Backend, check_precision
-from swiftnet_ros.infer.files import write_bytes_atomic
 
 LOG = logging.getLogger(__name__)
 

@@ -276,7 +276,7 @@ def _bench(args: argparse.Namespace) -> int:
               "machine": machine, "results": results, "skipped": skipped}
     print(format_table(report))
     if args.json:
-        from swiftnet_ros.infer.files import write_json_atomic
+        from swiftnet_ros.files import write_json_atomic
 
         write_json_atomic(args.json, report)
         print("wrote {}".format(args.json))

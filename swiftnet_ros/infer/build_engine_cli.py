@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     import torch
 
+    from swiftnet_ros.files import write_bytes_atomic, write_json_atomic
     from swiftnet_ros.infer.backend import resolve_device
     from swiftnet_ros.infer.backend_tensorrt import build_engine, import_tensorrt
-    from swiftnet_ros.infer.files import write_bytes_atomic, write_json_atomic
     from swiftnet_ros.infer.metadata import encode_metadata, engine_metadata_path, read_onnx_metadata
 
     meta = read_onnx_metadata(args.onnx)  # FileNotFoundError / ValueError for a missing or foreign file

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from swiftnet_ros.infer.files import write_bytes_atomic
+from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.metadata import encode_metadata
 
 ARGMAX_MODES = ("host", "in_graph")

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from swiftnet_ros.files import atomic_path
+
 from .config import ModelConfig, get_config
 from .swiftnet import SwiftNet
 
@@ -50,11 +52,8 @@ def save_checkpoint(path: str, model: SwiftNet, class_names: Sequence[str], pale
                 key, ", ".join(RESERVED_KEYS)))
         _check_plain(value, "extra[{!r}]".format(key))
         data[key] = value
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save(data, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    with atomic_path(path) as tmp:  # never leave a half-written checkpoint behind
+        torch.save(data, tmp)
 
 
 PLAIN_TYPES = (str, int, float, bool, type(None))  # exact types: numpy scalars subclass float

@@ -1,21 +1,30 @@
 """Atomic file writes: a temporary file in the same folder, then a rename, so that an interrupted
-export or engine build never leaves a partial file under the final name."""
+export, engine build or training run never leaves a partial file under the final name."""
 
+import contextlib
 import json
 import os
+from typing import Iterator
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yields a temporary path to write; renamed to ``path`` on success, removed on any failure."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = "{}.tmp-{}".format(path, os.getpid())
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
+        yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
 
 
 def write_json_atomic(path: str, data: object) -> None:

@@ -28,13 +28,7 @@ CPU = torch.device("cpu")
 H, W = 64, 96
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread: fast and steady on a shared 2-core machine (OpenMP threads stall under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def randomise_bn(model: nn.Module, seed: int = 1) -> nn.Module:

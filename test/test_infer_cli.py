@@ -6,7 +6,6 @@ import os
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from swiftnet_ros.cli import main
 from swiftnet_ros.data.synthetic import make_scene
@@ -16,12 +15,7 @@ from swiftnet_ros.infer.bench_cli import expand_configs, format_table, parse_bac
 H, W = 64, 96
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -453,7 +453,13 @@ def run(argv: Optional[List[str]] = None) -> int:
         # spin_once with a timeout, not spin(): a shutdown by signal is noticed within 0.1 s even if
         # its wake-up of the executor is missed
         while rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
+            try:
+                executor.spin_once(timeout_sec=0.1)
+            except Exception:
+                # a signal can shut the context down between ok() and the wait set's creation
+                # ("the given context is not valid"): that is the requested shutdown, not an error
+                if rclpy.ok():
+                    raise
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

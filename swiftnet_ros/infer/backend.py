@@ -94,3 +94,25 @@ class Backend:
 
     def describe(self) -> str:
         return "{} {} on {}".format(self.name, self.precision, self.device)
+
+
+class StaticGraphBackend(Backend):
+    """An exported graph (ONNX model, TensorRT engine): subclasses implement ``_run``, which returns
+    the graph's output (scores, or labels where the graph ends in an argmax) in a reused buffer."""
+
+    graph_kind = "graph"  # how errors name it: "ONNX model", "engine"
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.outputs_labels:
+            raise ValueError("this {} ends in an argmax (exported with --argmax in_graph): it has no "
+                             "class scores for multi-scale or ensemble inference".format(self.graph_kind))
+        return self._run(x).float().clone()  # the bound output buffer is reused by the next call
+
+    def labels(self, x: torch.Tensor) -> torch.Tensor:
+        out = self._run(x)
+        if self.outputs_labels:
+            return out.to(torch.uint8)
+        return out.argmax(1).to(torch.uint8)

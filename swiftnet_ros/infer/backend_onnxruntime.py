@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from swiftnet_ros.infer.backend import Backend, check_precision
+from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
 
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
@@ -52,10 +52,11 @@ def _static_shape(shape: Sequence[object]) -> Optional[Tuple[int, ...]]:
     return None
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(StaticGraphBackend):
     """Runs an ONNX model (path or bytes) with onnxruntime; ``threads``: intra-op threads (None: all)."""
 
     name = "onnxruntime"
+    graph_kind = "ONNX model"
 
     def __init__(self, model: object, device: torch.device, precision: str = "fp32",
                  threads: Optional[int] = None, optimization: str = "all",
@@ -135,18 +136,6 @@ class OnnxRuntimeBackend(Backend):
             torch.cuda.current_stream(self.device).synchronize()
         self.session.run_with_iobinding(binding)
         return self._out
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        if self.outputs_labels:
-            raise ValueError("this ONNX model ends in an argmax (exported with --argmax in_graph): it has no "
-                             "class scores for multi-scale or ensemble inference")
-        return self._run(x).float().clone()  # the bound output buffer is reused by the next call
-
-    def labels(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._run(x)
-        if self.outputs_labels:
-            return out.to(torch.uint8)
-        return out.argmax(1).to(torch.uint8)
 
     def describe(self) -> str:
         return "onnxruntime {} ({})".format(self.precision, ", ".join(self.providers))

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 import torch
 
 from swiftnet_ros.files import write_bytes_atomic
-from swiftnet_ros.infer.backend import Backend, check_precision
+from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
 
 LOG = logging.getLogger(__name__)
 
@@ -222,10 +222,11 @@ def gpu_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device)
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(StaticGraphBackend):
     """Runs a serialized engine (static 1 x 3 x H x W input) on a CUDA device."""
 
     name = "tensorrt"
+    graph_kind = "engine"
 
     def __init__(self, engine_bytes: bytes, device: torch.device, precision: str = "fp32") -> None:
         trt = import_tensorrt()
@@ -278,18 +279,6 @@ class TensorRTBackend(Backend):
         if not ok:
             raise RuntimeError("TensorRT execution failed")
         return self._out
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        if self.outputs_labels:
-            raise ValueError("this engine ends in an argmax (exported with --argmax in_graph): it has no "
-                             "class scores for multi-scale or ensemble inference")
-        return self._run(x).float().clone()
-
-    def labels(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._run(x)
-        if self.outputs_labels:
-            return out.to(torch.uint8)
-        return out.argmax(1).to(torch.uint8)
 
     def describe(self) -> str:
         return "tensorrt {} {} ({} API)".format(".".join(map(str, self.features.version)), self.precision,

@@ -165,8 +165,8 @@ def test_torch_compile_is_feature_checked(rn18, monkeypatch):
 
 def test_torch_backend_checks_its_input(rn18):
     backend = TorchBackend(rn18, CPU)
-    with pytest.raises(ValueError, match="float32"):
-        backend.labels(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="float32 or uint8"):
+        backend.labels(torch.zeros(1, 3, 8, 8, dtype=torch.float16))
     with pytest.raises(ValueError, match="N x 3 x H x W"):
         backend.labels(torch.zeros(3, 8, 8))
 

@@ -1,6 +1,6 @@
 """What every inference backend provides, and the argument checks they share.
 
-A backend takes a batch of RGB images (N x 3 x H x W float32, values 0-255, already on the
+A backend takes a batch of RGB images (N x 3 x H x W float32 or uint8, values 0-255, already on the
 backend's torch device) and returns class scores or labels on that same device, so that the
 argmax runs where the model ran and only the small uint8 label map crosses to the host.
 """
@@ -45,13 +45,13 @@ def check_precision(precision: str, device: torch.device) -> str:
 
 
 def check_batch(x: torch.Tensor, device: torch.device) -> None:
-    """Backends take N x 3 x H x W float32 RGB on their own device; anything else is a caller bug."""
+    """Backends take N x 3 x H x W float32 or uint8 RGB on their own device; anything else is a caller bug."""
     if not isinstance(x, torch.Tensor):
         raise ValueError("expected a torch.Tensor batch, got {}".format(type(x).__name__))
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError("expected a batch of shape N x 3 x H x W, got {}".format(tuple(x.shape)))
-    if x.dtype != torch.float32:
-        raise ValueError("expected a float32 batch (RGB 0-255), got {}".format(x.dtype))
+    if x.dtype not in (torch.float32, torch.uint8):
+        raise ValueError("expected a float32 or uint8 batch (RGB 0-255), got {}".format(x.dtype))
     if x.device.type != device.type:
         raise ValueError("batch is on {} but the backend runs on {}".format(x.device, device))
 
@@ -79,11 +79,11 @@ class Backend:
         self.outputs_labels = outputs_labels
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """N x 3 x H x W float32 RGB -> N x C x H x W float class scores on ``self.device``."""
+        """N x 3 x H x W float32 or uint8 RGB -> N x C x H x W float class scores on ``self.device``."""
         raise NotImplementedError
 
     def labels(self, x: torch.Tensor) -> torch.Tensor:
-        """N x 3 x H x W float32 RGB -> N x H x W uint8 labels on ``self.device`` (argmax there)."""
+        """N x 3 x H x W float32 or uint8 RGB -> N x H x W uint8 labels on ``self.device`` (argmax there)."""
         return self.logits(x).argmax(1).to(torch.uint8)
 
     def check_input(self, x: torch.Tensor) -> None:

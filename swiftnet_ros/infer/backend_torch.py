@@ -1,6 +1,9 @@
 """PyTorch backend: eager model with inference-only rewrites, on CPU or CUDA.
 
 Options (all selectable through ``Segmenter(..., backend_options={...})``):
+    fuse:           single-scale models: build the inference-only FusedSwiftNet (fused.py): every BN
+                    folded (the decoder's too), conv + ReLU and conv + add + ReLU as single cuDNN calls,
+                    the normalisation one uint8 -> half kernel. Supersedes fold_bn.
     fold_bn:        fold every BatchNorm that directly and solely consumes a convolution's output into
                     that convolution (found by tracing one forward, so it is legal by construction:
                     the decoder's pre-activation BN-ReLU-Conv units are left alone).
@@ -12,11 +15,15 @@ Options (all selectable through ``Segmenter(..., backend_options={...})``):
                     replay it; a new shape is captured again (CUDA only).
     jit:            torch.jit.trace + freeze + optimize_for_inference per input shape (CPU: oneDNN).
     compile:        torch.compile (PyTorch >= 2.0 only; refused with a clear error on older PyTorch).
+    compile_head:   torch.compile only the final resize + argmax (CUDA, PyTorch >= 2.0 with Triton): one
+                    fused kernel reads the stride-4 scores and writes uint8 labels, instead of writing and
+                    re-reading full-resolution class maps. Combines with fuse and cuda_graphs.
 Precision "fp16" runs the model in half precision and is refused on CPU (PyTorch's CPU half
 convolutions are slow or missing); use fp32 there.
 """
 
 import copy
+import importlib.util
 import logging
 import warnings
 from typing import Callable, Dict, List, Optional, Tuple
@@ -27,17 +34,45 @@ import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from swiftnet_ros.infer.backend import Backend, check_precision
+from swiftnet_ros.infer.fused import FusedSwiftNet, check_fusable, is_fusable
 from swiftnet_ros.infer.postprocess import bilinear_argmax, nearest_argmax
 from swiftnet_ros.infer.winograd import channels_last_stem, set_submodule, use_winograd
 
 LOG = logging.getLogger(__name__)
 
-TORCH_OPTIONS = ("fold_bn", "channels_last", "winograd", "cudnn_benchmark", "cuda_graphs", "jit", "compile")
+TORCH_OPTIONS = ("fuse", "fold_bn", "channels_last", "winograd", "cudnn_benchmark", "cuda_graphs", "jit",
+                 "compile", "compile_head")
 
 
 def has_torch_compile() -> bool:
     """torch.compile exists from PyTorch 2.0; the Jetson TX2's PyTorch 1.10 has none."""
     return callable(getattr(torch, "compile", None))
+
+
+def can_compile_for_cuda() -> bool:
+    """torch.compile with its GPU code generator (Triton) installed."""
+    return has_torch_compile() and importlib.util.find_spec("triton") is not None
+
+
+def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bool]) -> Dict[str, bool]:
+    """The fastest configuration measured for ``device`` (bench/results/gpu_notes.md), without
+    overriding or contradicting what the caller ``chosen``.
+
+    CUDA: the fused model where it applies (single-scale), compiled by torch.compile where Triton
+    is installed, replayed as a CUDA graph. CPU: NNPACK's Winograd convolutions where available.
+    """
+    from swiftnet_ros.infer.winograd import nnpack_available
+
+    if device.type != "cuda":
+        defaults = {"winograd": nnpack_available() and not chosen.get("fuse", False)}
+    else:
+        defaults = {"cuda_graphs": True}
+        if "fold_bn" not in chosen and is_fusable(model):
+            defaults["fuse"] = True
+        if not chosen.get("jit", False) and "compile_head" not in chosen and can_compile_for_cuda():
+            defaults["compile"] = True
+    defaults.update(chosen)
+    return defaults
 
 
 def _count_uses(roots: List[object]) -> Dict[int, int]:
@@ -124,19 +159,47 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> List[Tuple[str, s
     return pairs
 
 
+Postprocess = Callable[[torch.Tensor, Tuple[int, int], str], torch.Tensor]
+
+
+def resize_argmax(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
+    """Labels (N x H x W uint8) of the stride-4 logits resized to size=(H, W), as the model resizes them."""
+    if (int(logits.shape[-2]), int(logits.shape[-1])) != tuple(size):
+        if mode == "nearest":
+            logits = F.interpolate(logits, size=size, mode="nearest")
+        else:
+            logits = F.interpolate(logits, size=size, mode=mode, align_corners=False)
+    return logits.argmax(1).to(torch.uint8)
+
+
+def compiled_head() -> Postprocess:
+    """``resize_argmax`` compiled into one kernel, fed plane-contiguous (NCHW) scores: per class, the
+    loads of neighbouring pixels are then coalesced (on an H100 at 2048x1024: 0.35 ms with NHWC
+    scores, 0.07 ms with NCHW, bench/results/gpu_notes.md)."""
+    compiled = torch.compile(resize_argmax, dynamic=False)
+
+    def head(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
+        return compiled(logits.contiguous(), size, mode)
+
+    return head
+
+
 class _LabelsHead(nn.Module):
     """Model + argmax as one module, so tracing, compiling and CUDA graphs cover the argmax too.
 
     For a SwiftNet on CPU (``sparse=True``) the labels come from the stride-4 logits without
     resizing every class map (postprocess.py: the same labels, 4x less work). Elsewhere the
-    stride-4 logits are resized here, as inside the model, channels-last if asked.
+    stride-4 logits are resized here, as inside the model, channels-last if asked, by
+    ``postprocess`` (``resize_argmax``, or a compiled version of it: one fused kernel).
     """
 
-    def __init__(self, model: nn.Module, channels_last: bool, sparse: bool) -> None:
+    def __init__(self, model: nn.Module, channels_last: bool, sparse: bool,
+                 postprocess: Postprocess = resize_argmax) -> None:
         super().__init__()
         self.model = model
         self.channels_last = channels_last
         self.sparse = sparse
+        self.postprocess = postprocess
         self.mode = getattr(getattr(model, "config", None), "upsample", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -150,12 +213,7 @@ class _LabelsHead(nn.Module):
             return bilinear_argmax(logits, size).to(torch.uint8)
         if self.channels_last:
             logits = logits.contiguous(memory_format=torch.channels_last)
-        if (int(logits.shape[-2]), int(logits.shape[-1])) != size:
-            if self.mode == "nearest":
-                logits = F.interpolate(logits, size=size, mode="nearest")
-            else:
-                logits = F.interpolate(logits, size=size, mode=self.mode, align_corners=False)
-        return logits.argmax(1).to(torch.uint8)
+        return self.postprocess(logits, size, self.mode)
 
 
 class CudaGraphRunner:
@@ -206,9 +264,9 @@ class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, model: nn.Module, device: torch.device, precision: str = "fp32",
-                 fold_bn: bool = True, channels_last: bool = True, winograd: bool = False,
+                 fuse: bool = False, fold_bn: bool = True, channels_last: bool = True, winograd: bool = False,
                  cudnn_benchmark: bool = True, cuda_graphs: bool = False, jit: bool = False,
-                 compile: bool = False) -> None:
+                 compile: bool = False, compile_head: bool = False) -> None:
         check_precision(precision, device)
         if cuda_graphs and device.type != "cuda":
             raise ValueError("cuda_graphs=True needs a CUDA device, got device {!r}".format(str(device)))
@@ -217,6 +275,12 @@ class TorchBackend(Backend):
         if compile and not has_torch_compile():
             raise ValueError("compile=True needs torch.compile (PyTorch >= 2.0); this is PyTorch {}"
                              .format(torch.__version__))
+        if fuse and winograd:
+            raise ValueError("choose one of fuse=True and winograd=True, not both")
+        if fuse:
+            check_fusable(model)
+        if compile_head and (device.type != "cuda" or not has_torch_compile()):
+            raise ValueError("compile_head=True needs a CUDA device and torch.compile (PyTorch >= 2.0)")
         if jit and compile:
             raise ValueError("choose one of jit=True and compile=True, not both")
         if jit and not hasattr(torch.jit, "optimize_for_inference"):
@@ -224,11 +288,13 @@ class TorchBackend(Backend):
                              "PyTorch {}".format(torch.__version__))
         num_classes = int(model.config.num_classes) if hasattr(model, "config") else -1
         super().__init__(device, precision, num_classes)
-        model = copy.deepcopy(model).float().eval()
+        model = copy.deepcopy(model).float().eval().cpu()  # rewritten on the CPU, then moved to the device
         for p in model.parameters():
             p.requires_grad_(False)
         self.folded: List[Tuple[str, str]] = []
-        if fold_bn:
+        if fuse:
+            model = FusedSwiftNet(model).eval()
+        elif fold_bn:
             self.folded = fold_batchnorm(model, torch.zeros(1, 3, 64, 64))
         self.winograd: List[str] = []
         self.stem: List[str] = []
@@ -246,16 +312,19 @@ class TorchBackend(Backend):
             torch.backends.cudnn.benchmark = True  # process-wide by PyTorch's design
         self.model = model
         on_cpu = device.type == "cpu"
-        self.head = _LabelsHead(model, channels_last and on_cpu, sparse=on_cpu)
-        self.options = {"fold_bn": fold_bn, "channels_last": channels_last, "winograd": winograd,
-                        "cudnn_benchmark": cudnn_benchmark, "cuda_graphs": cuda_graphs, "jit": jit,
-                        "compile": compile}
+        postprocess = compiled_head() if compile_head else resize_argmax
+        self.head = _LabelsHead(model, channels_last and on_cpu, sparse=on_cpu, postprocess=postprocess)
+        self.options = {"fuse": fuse, "fold_bn": fold_bn and not fuse, "channels_last": channels_last,
+                        "winograd": winograd, "cudnn_benchmark": cudnn_benchmark, "cuda_graphs": cuda_graphs,
+                        "jit": jit, "compile": compile, "compile_head": compile_head}
         self._traced: Dict[tuple, Callable] = {}
         self._compiled: Dict[str, Callable] = {}
         self._graphs = CudaGraphRunner(self._run_labels) if cuda_graphs else None
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if self.precision == "fp16":
+        if self.options["fuse"] and x.dtype == torch.uint8:
+            pass  # the fused model converts uint8 itself, in the same kernel as the normalisation
+        elif self.precision == "fp16":
             x = x.half()
         return x.contiguous(memory_format=self.memory_format)
 
@@ -277,14 +346,30 @@ class TorchBackend(Backend):
             return self._compiled[kind]
         return module
 
+    def _call(self, kind: str, x: torch.Tensor) -> torch.Tensor:
+        """Run the callable for ``kind``; if torch.compile fails (no C compiler or Triton on this machine,
+        an operator it cannot handle), say so once and go on without it: slower, but running."""
+        function = self._function(kind, x)
+        if not (self.options["compile"] or self.options["compile_head"]):
+            return function(x)
+        try:
+            return function(x)
+        except Exception as error:  # noqa: BLE001 - any compiler failure; eager below re-raises real errors
+            LOG.warning("torch.compile failed (%s: %s); running without it",
+                        type(error).__name__, str(error).strip().splitlines()[0][:200] if str(error) else "")
+            self.options["compile"] = self.options["compile_head"] = False
+            self.head.postprocess = resize_argmax
+            self._compiled.clear()
+            return self._function(kind, x)(x)
+
     def _run_labels(self, x: torch.Tensor) -> torch.Tensor:
-        return self._function("labels", x)(x)
+        return self._call("labels", x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = self._prepare(x)
         with torch.no_grad():
-            return self._function("logits", x)(x).float()
+            return self._call("logits", x).float()
 
     def labels(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

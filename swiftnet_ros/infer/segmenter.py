@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from swiftnet_ros.infer import visualize
 from swiftnet_ros.infer.backend import BACKENDS, Backend, check_precision, resolve_device
+from swiftnet_ros.infer.backend_torch import TORCH_OPTIONS
 from swiftnet_ros.infer.export import check_input_size
 from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
 
@@ -24,7 +25,7 @@ LOG = logging.getLogger(__name__)
 
 OUTPUT_SIZES = ("input", "model")
 BACKEND_OPTIONS = {
-    "torch": ("fold_bn", "channels_last", "winograd", "cudnn_benchmark", "cuda_graphs", "jit", "compile"),
+    "torch": TORCH_OPTIONS,
     "onnxruntime": ("threads", "optimization", "providers", "opset", "argmax"),
     "tensorrt": ("workspace_mb", "timing_cache", "opset", "argmax"),
 }
@@ -80,15 +81,23 @@ def check_image(image: Any) -> np.ndarray:
 
 
 def image_to_batch(image: np.ndarray, rgb: bool, device: torch.device,
-                   size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
-    """(H, W, 3) uint8 -> 1 x 3 x h x w float32 RGB on ``device``, bilinearly resized to size=(h, w)."""
+                   size: Optional[Tuple[int, int]] = None, keep_uint8: bool = False) -> torch.Tensor:
+    """(H, W, 3) uint8 -> 1 x 3 x h x w float32 RGB on ``device``, bilinearly resized to size=(h, w).
+
+    keep_uint8: where no resize is needed, the uint8 pixels themselves (a channels-last view of the
+    image, no conversion pass; the backends convert in their first kernel).
+    """
     pixels = torch.from_numpy(np.ascontiguousarray(check_image(image)))
     if device.type == "cuda":
         pixels = pixels.pin_memory().to(device, non_blocking=True)
-    x = pixels.permute(2, 0, 1).unsqueeze(0).float()
+    x = pixels.permute(2, 0, 1).unsqueeze(0)
     if not rgb:
         x = x.flip(1)
-    if size is not None and tuple(x.shape[2:]) != tuple(size):
+    resized = size is not None and tuple(x.shape[2:]) != tuple(size)
+    if keep_uint8 and not resized:
+        return x
+    x = x.float()
+    if resized:
         x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
     return x.contiguous()
 
@@ -126,10 +135,11 @@ class Segmenter:
             cuDNN autotuning, tracing.
         engine_cache_dir, force_engine_rebuild: the TensorRT engine cache (default
             ~/.cache/swiftnet_ros/engines).
-        backend_options: backend-specific switches. torch: fold_bn, channels_last, winograd (CPU;
-            default on where NNPACK exists), cuda_graphs (default on CUDA), jit, compile,
-            cudnn_benchmark; onnxruntime: threads, optimization, providers, opset, argmax; tensorrt:
-            workspace_mb, timing_cache, opset, argmax.
+        backend_options: backend-specific switches. torch: fuse, fold_bn, channels_last, winograd
+            (CPU; default on where NNPACK exists), cuda_graphs (default on CUDA), jit, compile,
+            compile_head, cudnn_benchmark (defaults: ``backend_torch.default_options``); onnxruntime:
+            threads, optimization, providers, opset, argmax; tensorrt: workspace_mb, timing_cache, opset,
+            argmax.
     """
 
     def __init__(self, weights: str, backend: str = "auto", precision: str = "fp32", device: str = "auto",
@@ -164,6 +174,7 @@ class Segmenter:
         self._model = None
         self._make_fixed: Optional[Callable[[Tuple[int, int]], Backend]] = None
         self.backend: Optional[Backend] = None
+        self._host_labels: Optional[torch.Tensor] = None
         if kind in ("preset", "checkpoint"):
             model, meta = load_torch_weights(weights)
             self._model = model
@@ -207,12 +218,11 @@ class Segmenter:
     def _build(self, kind: str) -> None:
         options = self._options
         if self.backend_name == "torch":
-            from swiftnet_ros.infer.backend_torch import TorchBackend
-            from swiftnet_ros.infer.winograd import nnpack_available
+            from swiftnet_ros.infer.backend_torch import TorchBackend, default_options
 
-            on_cuda = self.device.type == "cuda"
-            torch_options = {"cuda_graphs": on_cuda, "winograd": not on_cuda and nnpack_available()}
-            torch_options.update(options)
+            torch_options = default_options(self._model, self.device, options)
+            if torch_options.get("compile"):
+                LOG.info("torch.compile: the first image of each size compiles the model (~10 s, desktop)")
             self.backend = TorchBackend(self._model, self.device, self.precision, **torch_options)
             return
         export_options = {k: options.pop(k) for k in ("opset", "argmax") if k in options}
@@ -283,7 +293,7 @@ class Segmenter:
         check_image(image)
         start = time.perf_counter()
         size = self.input_size if self.input_size is not None else (image.shape[0], image.shape[1])
-        x = image_to_batch(image, rgb, self.device, size)
+        x = image_to_batch(image, rgb, self.device, size, keep_uint8=self.device.type == "cuda")
         _sync(self.device)
         t_pre = time.perf_counter()
         labels = self._backend_for(size).labels(x)
@@ -291,11 +301,22 @@ class Segmenter:
         t_inf = time.perf_counter()
         if self.output_size == "input":
             labels = resize_labels(labels, image.shape[:2])
-        out = labels[0].cpu().numpy().copy()  # copy: backends may reuse their output buffers
+        out = self._labels_to_host(labels[0])
         end = time.perf_counter()
         timings = {"preprocess": (t_pre - start) * 1e3, "inference": (t_inf - t_pre) * 1e3,
                    "postprocess": (end - t_inf) * 1e3, "total": (end - start) * 1e3}
         return SegmentationResult(out, timings)
+
+    def _labels_to_host(self, labels: torch.Tensor) -> np.ndarray:
+        """A host copy of (H, W) labels (backends may reuse their output buffers); from CUDA through a
+        reused pinned buffer (a direct DMA instead of a staged pageable copy)."""
+        if labels.device.type != "cuda":
+            return labels.numpy().copy()
+        if self._host_labels is None or self._host_labels.shape != labels.shape:
+            self._host_labels = torch.empty(labels.shape, dtype=labels.dtype, pin_memory=True)
+        self._host_labels.copy_(labels, non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        return self._host_labels.numpy().copy()
 
     def colorize(self, labels: np.ndarray) -> np.ndarray:
         """(H, W) uint8 labels -> (H, W, 3) uint8 RGB palette colours (void black)."""

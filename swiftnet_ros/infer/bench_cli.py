@@ -316,7 +316,8 @@ def plot_results(report: Dict[str, Any], path: str) -> None:
     results = report["results"]
     names = ["{} {}".format(r["name"], r["precision"]) for r in results]
     fps = [r["fps"] for r in results]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(results) + 1.5))
+    width = 6 + 0.065 * max(len(n) for n in names)  # room for long configuration names
+    fig, ax = plt.subplots(figsize=(width, 0.5 * len(results) + 1.5))
     bars = ax.barh(range(len(results)), fps, color=["#888888"] + ["#3b75af"] * (len(results) - 1))
     for bar, r in zip(bars, results):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " {:.2f}x, {:.2f}% agree".format(

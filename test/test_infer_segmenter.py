@@ -126,7 +126,8 @@ def test_image_to_batch():
     # keep_uint8: the image's own pixels as a channels-last view (no copy), unless a resize is needed
     view = image_to_batch(img, True, CPU, keep_uint8=True)
     assert view.dtype == torch.uint8 and view.shape == (1, 3, 2, 3)
-    assert view.is_contiguous(memory_format=torch.channels_last) and view[0, :, 1, 2].tolist() == img[1, 2].tolist()
+    assert view.is_contiguous(memory_format=torch.channels_last)
+    assert view[0, :, 1, 2].tolist() == img[1, 2].tolist()
     assert image_to_batch(img, True, CPU, (4, 6), keep_uint8=True).dtype == torch.float32
 
 

@@ -15,6 +15,7 @@ bench/results/node_latency.json and node_latency.png. Absolute times depend on t
 load; the targets are ratios measured within one run.
 
     .venv/bin/python bench/node_latency.py [--weights mnv2] [--size 1024x512] [--frames 500]
+                                           [--cpu-threads N] [--out bench/results/node_latency.json]
 """
 
 import argparse
@@ -152,6 +153,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--size", default="1024x512", help="camera image WIDTHxHEIGHT (the model runs at it)")
     parser.add_argument("--frames", type=int, default=500, help="answered frames in the latency phase")
     parser.add_argument("--overhead-frames", type=int, default=30)
+    parser.add_argument("--cpu-threads", type=int, default=0,
+                        help="the node's cpu_threads parameter (0: every core)")
     parser.add_argument("--out", default=os.path.join(RESULTS, "node_latency.json"))
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -161,7 +164,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ros_init()
     namespace = unique_namespace("bench")
     params = {"weights": args.weights, "backend": args.backend, "input_size": args.size, "warmup": 2,
-              "diagnostics_period": 0.5}
+              "diagnostics_period": 0.5, "cpu_threads": args.cpu_threads}
     with NodeProcess(namespace, params) as node:
         node.wait_ready(timeout=300)
         client = RosClient(namespace)
@@ -183,7 +186,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = {
         "machine": "CPU, {} cores (shared)".format(os.cpu_count()),
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
-        "weights": args.weights, "backend": backend, "size": args.size,
+        "weights": args.weights, "backend": backend, "size": args.size, "cpu_threads": args.cpu_threads,
         "overhead": dict(overhead, ratio=overhead["overhead_ms_p50"] / inference, target_ratio=0.10,
                          met=overhead["overhead_ms_p50"] <= 0.10 * inference),
         "latency": {

@@ -30,7 +30,7 @@ CITYSCAPES = get_label_set("cityscapes")
 def client():
     ros_init()
     namespace = unique_namespace("node")
-    with NodeProcess(namespace, dict(FAST_MODEL, error_log_period=0.0)) as node:
+    with NodeProcess(namespace, dict(FAST_MODEL, error_log_period=0.0, cpu_threads=1)) as node:
         node.wait_ready()
         ros = RosClient(namespace)
         try:
@@ -66,6 +66,10 @@ def check_answer(answer, image, index):
     assert fractions.sum() == pytest.approx(1.0 - np.mean(labels == 255), abs=1e-5)
     assert 0 < info.inference_ms <= info.total_ms
     return labels
+
+
+def test_cpu_threads_sets_the_models_threads(client):
+    assert "model on 1 CPU thread(s)" in client.node_process.output()
 
 
 def test_every_answer_carries_the_input_header_and_consistent_outputs(client):

@@ -56,6 +56,7 @@ def test_every_parameter_has_a_description_and_a_typed_default():
         ({"warmup": True}, "warmup = True is of type bool"),
         ({"warmup": -1}, "warmup = -1 is out of range; expected 0 to 100"),
         ({"qos_depth": 0}, "qos_depth = 0 is out of range"),
+        ({"cpu_threads": -1}, "cpu_threads = -1 is out of range; expected 0 to 1024"),
         ({"device": "gpu"}, "device = 'gpu'; expected auto, cpu, cuda or cuda:N"),
         ({"input_size": "1024*512"}, "input_size '1024\\*512' is not WIDTHxHEIGHT"),
         ({"input_size": "0x512"}, "input_size '0x512'"),

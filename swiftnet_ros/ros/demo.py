@@ -443,6 +443,9 @@ def play_and_record(args: argparse.Namespace, weights: str, plan: BagPlan, env: 
                 spin_until(recorder_node, done, frames * 30.0 + 60.0, [play_proc, node_proc])
                 if play_proc.poll() is not None and node_proc.poll() is None:
                     spin_until(recorder_node, done, 10.0, [node_proc])  # the last frames may be in the model
+            # the node publishes colour and overlay after the labels and info: let the sheet's arrive
+            spin_until(recorder_node, lambda: all(s in recorder.color and s in recorder.overlay
+                                                  for s in plan.sheet if s in recorder.labels), 10.0)
             spin_until(recorder_node, lambda: False, 0.5)  # one more /diagnostics message
             _, result.play_err = play_proc.communicate(timeout=30)
             result.play_code = play_proc.returncode

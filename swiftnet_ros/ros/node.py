@@ -195,6 +195,8 @@ class SegmentationNode(Node):
 
     def _load_segmenter(self) -> Any:
         from swiftnet_ros.infer import Segmenter
+        from swiftnet_ros.infer.segmenter import choose_backend
+        from swiftnet_ros.infer.weights import weights_kind
 
         config = self.config
         weights = resolve_weights(config.weights)
@@ -207,11 +209,19 @@ class SegmentationNode(Node):
             log.info("loading {} (backend {}, {}, device {})".format(
                 weights, config.backend, config.precision, config.device))
         start = time.monotonic()
+        options = {}
+        if config.cpu_threads:
+            import torch
+
+            torch.set_num_threads(config.cpu_threads)
+            if choose_backend(config.backend, weights_kind(weights)) == "onnxruntime":
+                options["threads"] = config.cpu_threads
+            log.info("model on {} CPU thread(s)".format(config.cpu_threads))
         segmenter = Segmenter(weights, backend=config.backend, precision=config.precision,
                               device=config.device, input_size=config.input_hw(),
                               output_size=config.output_size, warmup=config.warmup,
                               engine_cache_dir=config.engine_cache_dir or None,
-                              force_engine_rebuild=config.force_engine_rebuild)
+                              force_engine_rebuild=config.force_engine_rebuild, backend_options=options)
         log.info("model ready in {:.1f} s{}: {}".format(
             time.monotonic() - start, " (TensorRT engine built or loaded)" if engine else "",
             segmenter.describe()))
@@ -303,7 +313,19 @@ class SegmentationNode(Node):
         if self._stopping.is_set():
             return
         header = msg.header
+        # the answer first (labels, then the info with its statistics), the pictures for people after:
+        # consumers of the labels never wait for colourisation
         self._labels_pub.publish(_fill(Image(), conversion.mono8_fields(labels), header))
+        info = SegmentationInfo(model=self.segmenter.model_name, backend=self.segmenter.backend_name,
+                                precision=self.segmenter.precision, height=labels.shape[0],
+                                width=labels.shape[1])
+        info.header = header
+        info.class_names = list(self.segmenter.class_names)
+        info.class_fractions = self._visualize.class_fractions(labels, self.segmenter.num_classes).tolist()
+        info.inference_ms = float(result.timings.get("total", (t2 - t1) * 1e3))
+        info.total_ms = float((time.monotonic() - frame.received) * 1e3)
+        info.dropped_frames = self._slot.dropped
+        self._info_pub.publish(info)
         colorize_ms = 0.0
         if config.publish_color and self._color_pub.get_subscription_count() > 0:
             c0 = time.perf_counter()
@@ -317,16 +339,6 @@ class SegmentationNode(Node):
             colorize_ms += (time.perf_counter() - c0) * 1e3
             self._overlay_pub.publish(_fill(Image(), conversion.rgb_to_image_fields(blended), header))
         total_ms = (time.monotonic() - frame.received) * 1e3
-        info = SegmentationInfo(model=self.segmenter.model_name, backend=self.segmenter.backend_name,
-                                precision=self.segmenter.precision, height=labels.shape[0],
-                                width=labels.shape[1])
-        info.header = header
-        info.class_names = list(self.segmenter.class_names)
-        info.class_fractions = self._visualize.class_fractions(labels, self.segmenter.num_classes).tolist()
-        info.inference_ms = float(result.timings.get("total", (t2 - t1) * 1e3))
-        info.total_ms = float(total_ms)
-        info.dropped_frames = self._slot.dropped
-        self._info_pub.publish(info)
         t4 = time.perf_counter()
         conversion_ms, inference_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
         publish_ms = (t4 - t2) * 1e3 - colorize_ms

@@ -63,6 +63,9 @@ class NodeConfig:
     output_qos: str = _param("reliable", "QoS of the publishers", QOS_CHOICES)
     qos_depth: int = _param(5, "history depth (keep last) of the subscription and the publishers",
                             low=1, high=1000)
+    cpu_threads: int = _param(0, "CPU threads of the model (PyTorch / ONNX Runtime); 0: the library's "
+                              "default (every core). On a small CPU, leave a core to the executor, the "
+                              "middleware and the camera", low=0, high=1024)
     warmup: int = _param(1, "warm-up inferences at start-up", low=0, high=100)
     engine_cache_dir: str = _param("", "TensorRT engine cache folder; empty: the backend's default")
     force_engine_rebuild: bool = _param(False, "rebuild the TensorRT engine even if a cached one fits")

@@ -231,23 +231,22 @@ def bench_model_size(name: str, size: Tuple[int, int], args: argparse.Namespace,
             add("fp16 fold_bn + channels_last + CUDA graph", "fp16",
                 backend_variant(dict(graph, fold_bn=True), "fp16"))
         if fusable:
-            if "fused_nocudnn" in wanted:
-                add("fp16 fused, cuDNN fusion off + CUDA graph", "fp16",
-                    backend_variant(fused, "fp16", plain_convs=True), "uint8")
-            if "fused" in wanted:
-                add("fp16 fused + CUDA graph", "fp16", backend_variant(fused, "fp16"), "uint8")
-            if compile_ok and "fused_head" in wanted:
-                add("fp16 fused + compiled head + CUDA graph", "fp16",
-                    backend_variant(dict(fused, compile_head=True), "fp16"), "uint8")
-            if compile_ok and "fused_head_nchw" in wanted:
-                add("fp16 fused + compiled head on NCHW scores + CUDA graph", "fp16",
-                    backend_variant(dict(fused, compile_head=True), "fp16", nchw_head=True), "uint8")
-            if compile_ok and "fused_compile" in wanted:
-                add("fp16 fused + torch.compile (inductor, cuDNN fused convs kept) + CUDA graph", "fp16",
-                    backend_variant(dict(fused, compile=True), "fp16"), "uint8")
-            if compile_ok and "fused_compile_plain" in wanted:
-                add("fp16 fused + torch.compile (inductor, plain convs) + CUDA graph", "fp16",
-                    backend_variant(dict(fused, compile=True), "fp16", plain_convs=True), "uint8")
+            # key, label, backend options, backend_variant switches, needs torch.compile
+            for key, label, options, switches, compiles in (
+                    ("fused_nocudnn", "fp16 fused, cuDNN fusion off + CUDA graph", fused,
+                     {"plain_convs": True}, False),
+                    ("fused", "fp16 fused + CUDA graph", fused, {}, False),
+                    ("fused_head", "fp16 fused + compiled head + CUDA graph", dict(fused, compile_head=True),
+                     {}, True),
+                    ("fused_head_nchw", "fp16 fused + compiled head on NCHW scores + CUDA graph",
+                     dict(fused, compile_head=True), {"nchw_head": True}, True),
+                    ("fused_compile",
+                     "fp16 fused + torch.compile (inductor, cuDNN fused convs kept) + CUDA graph",
+                     dict(fused, compile=True), {}, True),
+                    ("fused_compile_plain", "fp16 fused + torch.compile (inductor, plain convs) + CUDA graph",
+                     dict(fused, compile=True), {"plain_convs": True}, True)):
+                if key in wanted and (compile_ok or not compiles):
+                    add(label, "fp16", backend_variant(options, "fp16", **switches), "uint8")
         elif compile_ok and "foldbn_head" in wanted:
             add("fp16 fold_bn + compiled head + CUDA graph", "fp16",
                 backend_variant(dict(graph, fold_bn=True, compile_head=True), "fp16"))

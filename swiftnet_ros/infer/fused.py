@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from swiftnet_ros.model.blocks import BNReLUConv, SeparableConv2d, adaptive_avg_pool, resize, spatial_size
+from swiftnet_ros.model.blocks import BNReLUConv, SeparableConv2d, resize, spatial_size
 
 Tensor = torch.Tensor
 LOG = logging.getLogger(__name__)
@@ -224,25 +224,14 @@ class FusedBlendConv(nn.Module):
         return self.conv(x)
 
 
-class FusedSPP(nn.Module):
-    """The SPP with pre-activation units as max-then-conv; the fuse conv carries the next BN's scale."""
-
-    def __init__(self, spp: nn.Module, cudnn_fusion: bool, out_scale: Tensor) -> None:
-        super().__init__()
-        self.grids = spp.grids
-        self.mode = spp.mode
-        self.bottleneck = PreActConv1x1(spp.bottleneck, cudnn_fusion=cudnn_fusion)
-        self.levels = nn.ModuleList([PreActConv1x1(level, cudnn_fusion=cudnn_fusion) for level in spp.levels])
-        self.fuse = PreActConv1x1(spp.fuse, cudnn_fusion=cudnn_fusion, out_scale=out_scale)
-
-    def forward(self, x: Tensor) -> Tensor:
-        h, w = spatial_size(x)
-        x = self.bottleneck(x)
-        outputs = [x]
-        for g, level in zip(self.grids, self.levels):
-            pooled = adaptive_avg_pool(x, (g, max(1, int(round(g * w / h)))))
-            outputs.append(resize(level(pooled), (h, w), self.mode))
-        return self.fuse(torch.cat(outputs, 1))
+def fused_spp(spp: nn.Module, cudnn_fusion: bool, out_scale: Tensor) -> nn.Module:
+    """The SPP module itself (its own forward) with its pre-activation units as max-then-conv; the
+    fuse conv carries the next BN's scale."""
+    spp = copy.deepcopy(spp)
+    spp.bottleneck = PreActConv1x1(spp.bottleneck, cudnn_fusion=cudnn_fusion)
+    spp.levels = nn.ModuleList([PreActConv1x1(level, cudnn_fusion=cudnn_fusion) for level in spp.levels])
+    spp.fuse = PreActConv1x1(spp.fuse, cudnn_fusion=cudnn_fusion, out_scale=out_scale)
+    return spp
 
 
 class FusedUpsample(nn.Module):
@@ -305,7 +294,7 @@ class FusedSwiftNet(nn.Module):
         ups = list(decoder.upsample)
         logit_s, logit_t = bn_scale_shift(model.logits.norm)
         blend_scales = [bn_scale_shift(m.blend.norm)[0] for m in ups]
-        self.spp = FusedSPP(decoder.spp, cudnn_fusion, blend_scales[0])
+        self.spp = fused_spp(decoder.spp, cudnn_fusion, blend_scales[0])
         modules = []
         for i, module in enumerate(ups):
             last = i == len(ups) - 1

@@ -54,15 +54,21 @@ def bn_scale_shift(bn: nn.BatchNorm2d) -> Tuple[Tensor, Tensor]:
     return s, t
 
 
+def conv_weight_bias(conv: nn.Conv2d) -> Tuple[Tensor, Tensor]:
+    """A convolution's weight and bias (zeros where it has none), in float64 for exact folding."""
+    weight = conv.weight.detach().double()
+    if conv.bias is None:
+        return weight, torch.zeros(weight.shape[0], dtype=torch.float64, device=weight.device)
+    return weight, conv.bias.detach().double()
+
+
 class FusedConv(nn.Module):
     """conv2d with bias, optionally followed by ReLU or by (+ add) then ReLU, as one cuDNN call on CUDA."""
 
-    def __init__(self, weight: Tensor, bias: Optional[Tensor], stride: Sequence[int], padding: Sequence[int],
+    def __init__(self, weight: Tensor, bias: Tensor, stride: Sequence[int], padding: Sequence[int],
                  groups: int, relu: bool, cudnn_fusion: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(weight.detach().float().clone(), requires_grad=False)
-        if bias is None:
-            bias = torch.zeros(weight.shape[0], dtype=torch.float64)
         self.bias = nn.Parameter(bias.detach().float().clone(), requires_grad=False)
         self.stride = tuple(int(v) for v in stride)
         self.padding = tuple(int(v) for v in padding)
@@ -74,9 +80,7 @@ class FusedConv(nn.Module):
     def from_conv(cls, conv: nn.Conv2d, relu: bool, cudnn_fusion: bool = True,
                   out_scale: Optional[Tensor] = None, out_shift: Optional[Tensor] = None) -> "FusedConv":
         """``conv`` followed by the per-channel affine s y + t (a folded BN, or a BN moved here)."""
-        weight = conv.weight.detach().double()
-        bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros(weight.shape[0],
-                                                                                      dtype=torch.float64)
+        weight, bias = conv_weight_bias(conv)
         if out_scale is not None:
             weight = weight * out_scale.view(-1, 1, 1, 1)
             bias = bias * out_scale
@@ -130,9 +134,7 @@ class PreActConv1x1(nn.Module):
         floor = -t / s.clamp(min=1e-30)
         # max(x, c) needs every s > 0; keep c well inside fp16's range so the trick stays exact in half
         self.use_max = bool((s > 1e-3).all()) and bool(floor.abs().max() < 1e4)
-        weight = conv.weight.detach().double()
-        bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros(weight.shape[0],
-                                                                                      dtype=torch.float64)
+        weight, bias = conv_weight_bias(conv)
         if self.use_max:  # conv(s m + t) = (W diag(s)) m + W t
             bias = bias + weight[:, :, 0, 0] @ t
             weight = weight * s.view(1, -1, 1, 1)

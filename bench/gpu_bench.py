@@ -41,8 +41,8 @@ DEMO_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
                                "demo", "swiftnet_demo.pt")
 Run = Callable[[torch.Tensor], torch.Tensor]
 VARIANTS = ("eager16", "eager16cl", "foldbn", "fused_nocudnn", "fused", "fused_head", "fused_head_nchw",
-            "fused_compile", "fused_compile_plain", "foldbn_head", "e2e_foldbn", "e2e_fused",
-            "e2e_fused_head", "e2e_fused_compile")
+            "fused_compile", "fused_compile_plain", "fused_compile_nchw_head", "foldbn_head", "e2e_foldbn",
+            "e2e_fused", "e2e_fused_head", "e2e_fused_compile")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -199,9 +199,12 @@ def bench_model_size(name: str, size: Tuple[int, int], args: argparse.Namespace,
             skipped.append({"config": label, "model": name, "error": repr(error)[:300]})
 
     def backend_variant(options: Dict[str, Any], precision: str, plain_convs: bool = False,
-                        nchw_head: bool = False) -> Callable[[], Tuple[Dict[str, Any], Run, str]]:
+                        nchw_head: bool = False, compile_model: bool = False
+                        ) -> Callable[[], Tuple[Dict[str, Any], Run, str]]:
         def build() -> Tuple[Dict[str, Any], Run, str]:
             backend = TorchBackend(fresh(), device, precision, **options)
+            if compile_model:  # model and head compiled as two functions: the head keeps its NCHW input
+                backend.head.model = torch.compile(backend.head.model, dynamic=False)
             if nchw_head:  # hand the compiled head plane-contiguous scores (coalesced loads per class)
                 head = backend.head.postprocess
                 backend.head.postprocess = lambda logits, size, mode: head(logits.contiguous(), size, mode)
@@ -210,7 +213,8 @@ def bench_model_size(name: str, size: Tuple[int, int], args: argparse.Namespace,
                     if isinstance(module, FusedConv):
                         module.cudnn_fusion = False
             describe = backend.describe() + (" (cuDNN fusion off)" if plain_convs else "") + \
-                (" (NCHW scores into the head)" if nchw_head else "")
+                (" (NCHW scores into the head)" if nchw_head else "") + \
+                (" (model compiled apart from the head)" if compile_model else "")
             return dict(options, cudnn_fusion=not plain_convs) if plain_convs else dict(options), \
                 backend.labels, describe
         return build
@@ -244,7 +248,10 @@ def bench_model_size(name: str, size: Tuple[int, int], args: argparse.Namespace,
                      "fp16 fused + torch.compile (inductor, cuDNN fused convs kept) + CUDA graph",
                      dict(fused, compile=True), {}, True),
                     ("fused_compile_plain", "fp16 fused + torch.compile (inductor, plain convs) + CUDA graph",
-                     dict(fused, compile=True), {"plain_convs": True}, True)):
+                     dict(fused, compile=True), {"plain_convs": True}, True),
+                    ("fused_compile_nchw_head",
+                     "fp16 fused + torch.compile of the model, compiled head on NCHW scores + CUDA graph",
+                     dict(fused, compile_head=True), {"compile_model": True}, True)):
                 if key in wanted and (compile_ok or not compiles):
                     add(label, "fp16", backend_variant(options, "fp16", **switches), "uint8")
         elif compile_ok and "foldbn_head" in wanted:

@@ -114,12 +114,13 @@ def test_default_options_pick_the_measured_fastest_configuration(monkeypatch) ->
     rn18, pyramid = build_model("rn18"), build_model("rn18-pyramid")
     monkeypatch.setattr(backend_torch, "can_compile_for_cuda", lambda: True)
     assert default_options(rn18, cuda, {}) == {"cuda_graphs": True, "fuse": True, "compile": True}
-    assert default_options(pyramid, cuda, {}) == {"cuda_graphs": True, "compile": True}
+    assert default_options(pyramid, cuda, {}) == {"cuda_graphs": True, "compile_head": True}
     # what the caller chose wins, and defaults never contradict it
     assert default_options(rn18, cuda, {"fold_bn": True})["fold_bn"] and "fuse" not in default_options(
         rn18, cuda, {"fold_bn": True})
     assert "compile" not in default_options(rn18, cuda, {"jit": True})
     assert "compile" not in default_options(rn18, cuda, {"compile_head": True})
+    assert "compile_head" not in default_options(pyramid, cuda, {"compile": False})
     assert default_options(rn18, cuda, {"cuda_graphs": False})["cuda_graphs"] is False
     monkeypatch.setattr(backend_torch, "can_compile_for_cuda", lambda: False)  # PyTorch 1.10 / no Triton
     assert default_options(rn18, cuda, {}) == {"cuda_graphs": True, "fuse": True}

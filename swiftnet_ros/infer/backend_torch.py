@@ -58,8 +58,9 @@ def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bo
     """The fastest configuration measured for ``device`` (bench/results/gpu_notes.md), without
     overriding or contradicting what the caller ``chosen``.
 
-    CUDA: the fused model where it applies (single-scale), compiled by torch.compile where Triton
-    is installed, replayed as a CUDA graph. CPU: NNPACK's Winograd convolutions where available.
+    CUDA: replayed as a CUDA graph; single-scale models as the fused model compiled by torch.compile,
+    the others (pyramid) BN-folded with a compiled head (where Triton is installed; without it, not
+    compiled). CPU: NNPACK's Winograd convolutions where available.
     """
     from swiftnet_ros.infer.winograd import nnpack_available
 
@@ -67,10 +68,12 @@ def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bo
         defaults = {"winograd": nnpack_available() and not chosen.get("fuse", False)}
     else:
         defaults = {"cuda_graphs": True}
-        if "fold_bn" not in chosen and is_fusable(model):
+        fused = "fold_bn" not in chosen and is_fusable(model)
+        if fused:
             defaults["fuse"] = True
-        if not chosen.get("jit", False) and "compile_head" not in chosen and can_compile_for_cuda():
-            defaults["compile"] = True
+        decided = chosen.get("jit", False) or "compile" in chosen or "compile_head" in chosen
+        if not decided and can_compile_for_cuda():
+            defaults["compile" if fused else "compile_head"] = True
     defaults.update(chosen)
     return defaults
 

@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -221,6 +222,21 @@ class RosClient:
 
     def close(self) -> None:
         self.node.destroy_node()
+
+
+@contextmanager
+def running_node(namespace: str, params: Dict[str, object], reliable_input: bool = False, depth: int = 10,
+                 compressed: bool = False) -> Iterator["RosClient"]:
+    """A started, ready node and a client connected to it (``client.node_process`` is the node)."""
+    with NodeProcess(namespace, params) as node:
+        node.wait_ready()
+        client = RosClient(namespace, reliable_input=reliable_input, depth=depth)
+        try:
+            client.wait_connected(compressed=compressed)
+            client.node_process = node
+            yield client
+        finally:
+            client.close()
 
 
 def image_array(msg: Image) -> np.ndarray:

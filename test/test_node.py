@@ -8,10 +8,9 @@ import pytest
 import rclpy
 from node_helpers import (
     FAST_MODEL,
-    NodeProcess,
-    RosClient,
     image_array,
     ros_init,
+    running_node,
     sample_image,
     stamp,
     unique_namespace,
@@ -30,16 +29,11 @@ CITYSCAPES = get_label_set("cityscapes")
 def client():
     ros_init()
     namespace = unique_namespace("node")
-    with NodeProcess(namespace, dict(FAST_MODEL, error_log_period=0.0, cpu_threads=1)) as node:
-        node.wait_ready()
-        ros = RosClient(namespace)
-        try:
-            ros.wait_connected()
-            ros.node_process = node
+    try:
+        with running_node(namespace, dict(FAST_MODEL, error_log_period=0.0, cpu_threads=1)) as ros:
             yield ros
-        finally:
-            ros.close()
-            rclpy.shutdown()
+    finally:
+        rclpy.shutdown()
 
 
 def check_answer(answer, image, index):

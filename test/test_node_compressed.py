@@ -7,10 +7,9 @@ import rclpy
 from builtin_interfaces.msg import Time
 from node_helpers import (
     FAST_MODEL,
-    NodeProcess,
-    RosClient,
     image_array,
     ros_init,
+    running_node,
     sample_image,
     stamp,
     unique_namespace,
@@ -30,16 +29,11 @@ def client(tmp_path_factory):
                   publish_overlay=True, overlay_alpha=0.5, palette=str(palette_file), input_qos="reliable")
     ros_init()
     namespace = unique_namespace("compressed")
-    with NodeProcess(namespace, params) as node:
-        node.wait_ready()
-        ros = RosClient(namespace, reliable_input=True)
-        try:
-            ros.wait_connected(compressed=True)
-            ros.node_process = node
+    try:
+        with running_node(namespace, params, reliable_input=True, compressed=True) as ros:
             yield ros
-        finally:
-            ros.close()
-            rclpy.shutdown()
+    finally:
+        rclpy.shutdown()
 
 
 def compressed(image, ext, index, fmt):

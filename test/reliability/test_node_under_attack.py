@@ -19,6 +19,7 @@ from node_helpers import (
     image_array,
     process_figures,
     ros_init,
+    running_node,
     sample_image,
     stamp,
     unique_namespace,
@@ -43,15 +44,8 @@ def client(ros_context):
     namespace = unique_namespace("attack")
     params = dict(FAST_MODEL, input_size="256x128", input_qos="reliable", qos_depth=DEPTH,
                   error_log_period=1.0)
-    with NodeProcess(namespace, params) as node:
-        node.wait_ready()
-        ros = RosClient(namespace, reliable_input=True, depth=DEPTH)
-        try:
-            ros.wait_connected()
-            ros.node_process = node
-            yield ros
-        finally:
-            ros.close()
+    with running_node(namespace, params, reliable_input=True, depth=DEPTH) as ros:
+        yield ros
 
 
 def malformed_fields(rng):

@@ -49,3 +49,21 @@ def test_signal_ends_an_idle_node_within_2_s_without_traceback(sig):
         assert code == 0, node.output()
         assert seconds < 2.0
         assert "Traceback" not in node.output() and "Error" not in node.output()
+
+
+def test_an_error_during_a_signals_shutdown_counts_as_that_shutdown():
+    """run()'s loop re-raises an error from spin_once unless the context shuts down right after it."""
+    import threading
+
+    import rclpy
+
+    from swiftnet_ros.ros.node import _shutdown_follows
+
+    rclpy.init(args=[])
+    try:
+        assert not _shutdown_follows(timeout=0.05)  # a running context: a real error
+        threading.Timer(0.05, rclpy.shutdown).start()
+        assert _shutdown_follows(timeout=5.0)  # the shutdown lands a moment after the error
+    finally:
+        rclpy.try_shutdown()
+    assert _shutdown_follows(timeout=0.0)

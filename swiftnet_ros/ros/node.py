@@ -443,6 +443,16 @@ def _fatal(exc: BaseException) -> int:
     return 2 if isinstance(exc, ConfigError) else 1
 
 
+def _shutdown_follows(timeout: float = 0.5) -> bool:
+    """True if the rclpy context is, or within ``timeout`` becomes, shut down (a signal's shutdown)."""
+    deadline = time.monotonic() + timeout
+    while rclpy.ok():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def run(argv: Optional[List[str]] = None) -> int:
     """Run the node until SIGINT/SIGTERM; 0 then, 2 for a bad configuration, 1 if the model cannot load."""
     rclpy.init(args=sys.argv if argv is None else argv)
@@ -468,9 +478,10 @@ def run(argv: Optional[List[str]] = None) -> int:
             try:
                 executor.spin_once(timeout_sec=0.1)
             except Exception:
-                # a signal can shut the context down between ok() and the wait set's creation
-                # ("the given context is not valid"): that is the requested shutdown, not an error
-                if rclpy.ok():
+                # a signal can land between ok() and the wait set's creation ("the given context is
+                # not valid") or inside taking a message (pybind: "Unable to convert call argument"),
+                # a moment before the context is marked shut down: that is the requested shutdown
+                if not _shutdown_follows():
                     raise
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -23,6 +23,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from sensor_msgs.msg import CompressedImage, Image
 from swiftnet_ros.msg import SegmentationInfo
 
+from swiftnet_ros.ros.demo import stop_process
 from swiftnet_ros.ros.image_conversion import fill_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,9 +115,7 @@ class NodeProcess:
         return code, time.monotonic() - start
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, timeout=5.0)  # SIGINT first: a killed node leaves Fast DDS state behind
         self._log.close()
         os.unlink(self._log.name)
 

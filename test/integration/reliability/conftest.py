@@ -7,7 +7,7 @@ from typing import Dict, List, Tuple
 import pytest
 
 # the node tests here share test/node_helpers.py
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 _FIGURES: List[Tuple[str, Dict[str, object]]] = []
 

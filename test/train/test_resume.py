@@ -1,7 +1,8 @@
 """Resume: a run interrupted after one epoch and resumed ends with the weights of an uninterrupted run."""
 
 import torch
-from test_train_loop import _config, _sets
+from train_helpers import tiny_config as _config
+from train_helpers import tiny_datasets as _sets
 
 from swiftnet_ros.train.data import train_transform
 from swiftnet_ros.train.trainer import Trainer

@@ -22,7 +22,7 @@ rclpy = pytest.importorskip("rclpy")
 from swiftnet_ros.data.labels import get_label_set  # noqa: E402
 from swiftnet_ros.ros import demo  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMES = 6
 SIZE = (96, 160)  # (height, width): small, so the CPU answers quickly
 DOMAIN_ID = random.Random(uuid.uuid4().int).randint(1, 100)  # apart from other tests' ROS 2 processes

@@ -4,7 +4,8 @@ import logging
 
 import pytest
 import torch
-from test_train_loop import _config, _sets
+from train_helpers import tiny_config as _config
+from train_helpers import tiny_datasets as _sets
 
 from swiftnet_ros.model import build_model
 from swiftnet_ros.train.trainer import Trainer

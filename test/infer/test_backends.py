@@ -283,8 +283,8 @@ def test_winograd_is_cpu_only_and_needs_nnpack(rn18, monkeypatch):
         TorchBackend(rn18, CPU, winograd=True)
 
 
-DEMO_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo",
-                               "swiftnet_demo.pt")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_CHECKPOINT = os.path.join(REPO, "demo", "swiftnet_demo.pt")
 
 
 @pytest.mark.skipif(not os.path.exists(DEMO_CHECKPOINT), reason="demo/swiftnet_demo.pt not built yet")

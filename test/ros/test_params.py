@@ -20,7 +20,7 @@ from swiftnet_ros.ros.params import (
     runtime_parameters,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEGMENT_YAML = os.path.join(REPO, "config", "segment.yaml")
 
 

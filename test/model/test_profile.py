@@ -16,7 +16,7 @@ from swiftnet_ros.model import build_model, save_checkpoint
 from swiftnet_ros.model.profile import count_macs, profile_model
 from swiftnet_ros.sizes import parse_size
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def within(value, target, pct):

@@ -13,7 +13,7 @@ from swiftnet_ros.model import PRESETS, ModelConfig, SwiftNet, build_model, load
 from swiftnet_ros.model.blocks import adaptive_avg_pool
 from swiftnet_ros.model.config import BLENDS, get_config
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _image(h, w, n=1, seed=0):

@@ -15,7 +15,7 @@ import yaml
 
 from swiftnet_ros.ros import params
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCH = os.path.join(ROOT, "launch", "segment.launch.py")
 CONFIG = os.path.join(ROOT, "config", "segment.yaml")
 ARGUMENTS = {"config", "weights", "backend", "precision", "image_topic", "namespace", "use_sim_time"}

@@ -14,17 +14,36 @@ Tensor = torch.Tensor
 
 
 # ---------------------------------------------------------------- per-level batch norm (pyramid)
+class LevelBatchNorm(nn.ModuleList):
+    """One BatchNorm2d per pyramid level (keys "<name>.<level>.*", as the reference stores them).
+
+    The convolutions are shared between levels, the statistics are not: the pyramid model sets
+    ``level`` (``set_level``) before running the encoder on each level's image, so the blocks
+    keep torchvision's plain ``forward(x)``.
+    """
+
+    def __init__(self, channels: int, levels: int) -> None:
+        super().__init__([nn.BatchNorm2d(channels) for _ in range(levels)])
+        self.level = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self[self.level](x)
+
+
 def make_norm(channels: int, levels: int = 1) -> nn.Module:
-    """One BatchNorm2d, or one per pyramid level (keys "<name>.<level>.*", as the reference stores them)."""
+    """One BatchNorm2d, or a LevelBatchNorm for a pyramid encoder (levels > 1)."""
     if levels <= 1:
         return nn.BatchNorm2d(channels)
-    return nn.ModuleList([nn.BatchNorm2d(channels) for _ in range(levels)])
+    return LevelBatchNorm(channels, levels)
 
 
-def apply_norm(norm: nn.Module, x: Tensor, level: int) -> Tensor:
-    if isinstance(norm, nn.ModuleList):
-        return norm[level](x)
-    return norm(x)
+def set_level(module: nn.Module, level: int) -> None:
+    """Make every LevelBatchNorm inside module use the statistics of pyramid level ``level``."""
+    for m in module.modules():
+        if isinstance(m, LevelBatchNorm):
+            if not 0 <= level < len(m):
+                raise ValueError("pyramid level {}: expected 0 to {}".format(level, len(m) - 1))
+            m.level = level
 
 
 # ---------------------------------------------------------------- resizing and pooling

@@ -3,14 +3,14 @@
 SwiftNet taps the 24-, 32-, 96- and 320-channel block outputs at strides 4, 8, 16, 32
 (features[3], [6], [13], [17]); the final 1x1 conv to 1280 channels (features.18) and the
 classifier belong to the ImageNet head and are not built. With levels > 1 every BatchNorm
-becomes one per pyramid level ("<name>.<level>.*").
+becomes a LevelBatchNorm, one BN per pyramid level ("<name>.<level>.*").
 """
 
 from typing import List
 
 import torch.nn as nn
 
-from .blocks import Tensor, apply_norm, make_norm
+from .blocks import Tensor, make_norm
 
 # (expansion t, output channels c, repeats n, first stride s) of the MobileNet V2 paper
 SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -29,9 +29,6 @@ class ConvNormReLU6(nn.Sequential):
             make_norm(out_channels, levels),
             nn.ReLU6(inplace=True))
 
-    def forward(self, x: Tensor, level: int = 0) -> Tensor:
-        return self[2](apply_norm(self[1], self[0](x), level))
-
 
 class InvertedResidual(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int,
@@ -47,16 +44,10 @@ class InvertedResidual(nn.Module):
                    make_norm(out_channels, levels)]
         self.conv = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor, level: int = 0) -> Tensor:
-        out = x
-        for i, layer in enumerate(self.conv):
-            if isinstance(layer, ConvNormReLU6):
-                out = layer(out, level)
-            elif i == len(self.conv) - 1:
-                out = apply_norm(layer, out, level)
-            else:
-                out = layer(out)
-        return x + out if self.use_residual else out
+    def forward(self, x: Tensor) -> Tensor:
+        if self.use_residual:
+            return x + self.conv(x)
+        return self.conv(x)
 
 
 class MobileNetV2(nn.Module):
@@ -74,10 +65,10 @@ class MobileNetV2(nn.Module):
                 in_channels = c
         self.features = nn.Sequential(*blocks)
 
-    def forward(self, x: Tensor, level: int = 0) -> List[Tensor]:
+    def forward(self, x: Tensor) -> List[Tensor]:
         taps = []
         for i, block in enumerate(self.features):
-            x = block(x, level)
+            x = block(x)
             if i in TAPS:
                 taps.append(x)
         return taps

@@ -1,15 +1,15 @@
 """ResNet-18 encoder with torchvision's state-dict key names (conv1, bn1, layer1..4).
 
-With levels > 1 (pyramid model) every BatchNorm becomes one per pyramid level, stored as
-"<name>.<level>.*" like the reference code; the convolutions stay shared.
+With levels > 1 (pyramid model) every BatchNorm becomes a LevelBatchNorm, one BN per pyramid
+level stored as "<name>.<level>.*" like the reference code; the convolutions stay shared.
 """
 
-from typing import List, Tuple
+from typing import List
 
 import torch
 import torch.nn as nn
 
-from .blocks import Tensor, apply_norm, make_norm
+from .blocks import Tensor, make_norm
 
 
 class BasicBlock(nn.Module):
@@ -25,14 +25,16 @@ class BasicBlock(nn.Module):
             self.downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
                                             make_norm(channels, levels))
 
-    def forward(self, x: Tensor, level: int = 0) -> Tuple[Tensor, Tensor]:
-        """Returns (output after the final ReLU, the sum before it)."""
-        out = self.relu(apply_norm(self.bn1, self.conv1(x), level))
-        out = apply_norm(self.bn2, self.conv2(out), level)
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.residual(x))
+
+    def residual(self, x: Tensor) -> Tensor:
+        """The block's sum before its final ReLU."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
         if self.downsample is not None:
-            x = apply_norm(self.downsample[1], self.downsample[0](x), level)
-        out = out + x
-        return torch.relu(out), out
+            x = self.downsample(x)
+        return out + x
 
 
 class ResNet18(nn.Module):
@@ -63,11 +65,15 @@ class ResNet18(nn.Module):
         return nn.Sequential(BasicBlock(in_channels, channels, stride, levels),
                              BasicBlock(channels, channels, 1, levels))
 
-    def forward(self, x: Tensor, level: int = 0) -> List[Tensor]:
-        x = self.maxpool(self.relu(apply_norm(self.bn1, self.conv1(x), level)))
+    def forward(self, x: Tensor) -> List[Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         features = []
         for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            for block in layer:
-                x, pre_relu = block(x, level)
-            features.append(pre_relu if self.pre_relu_taps else x)
+            if self.pre_relu_taps:
+                first, last = layer
+                tap = last.residual(first(x))
+                x = torch.relu(tap)
+            else:
+                x = tap = layer(x)
+            features.append(tap)
         return features

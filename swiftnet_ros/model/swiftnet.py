@@ -14,6 +14,7 @@ from .blocks import (
     UpsampleBlend,
     UpsampleModule,
     resize,
+    set_level,
     spatial_size,
 )
 from .config import ModelConfig, get_config
@@ -116,7 +117,11 @@ class SwiftNet(nn.Module):
         # a new tensor in the model's dtype (uint8 / fp32 into an fp16 model); the caller's stays untouched
         x = (x.to(self.mean.dtype) - self.mean) / self.std
         if self.config.pyramid_levels:
-            features = [self.encoder(image, level) for level, image in enumerate(self._image_pyramid(x))]
+            features = []
+            for level, image in enumerate(self._image_pyramid(x)):
+                set_level(self.encoder, level)  # the shared encoder with this level's BatchNorms
+                features.append(self.encoder(image))
+            set_level(self.encoder, 0)
         else:
             features = [self.encoder(x)]
         logits = self.logits(self.decoder(features))

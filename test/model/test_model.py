@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import yaml
 
 from swiftnet_ros.model import PRESETS, ModelConfig, SwiftNet, build_model, load_model, save_checkpoint
-from swiftnet_ros.model.blocks import adaptive_avg_pool
+from swiftnet_ros.model.blocks import LevelBatchNorm, adaptive_avg_pool, set_level
 from swiftnet_ros.model.config import BLENDS, get_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -162,6 +162,27 @@ def test_pyramid_levels_and_per_level_bn():
         two.encoder.bn1[1].running_mean.fill_(3.0)
         after = two(x)
     assert not torch.allclose(before, after)
+
+
+@pytest.mark.parametrize("preset", ["rn18-pyramid", "mnv2-pyramid"])
+def test_pyramid_encoder_is_plain_and_set_level_picks_the_batchnorms(preset):
+    # blocks take one tensor, as torchvision's; the pyramid selects each level's BN with set_level
+    model = build_model(preset, num_classes=3).eval()
+    encoder = model.encoder
+    norms = [m for m in encoder.modules() if isinstance(m, LevelBatchNorm)]
+    assert norms and all(len(m) == 2 for m in norms)
+    x = _image(64, 64)
+    with torch.no_grad():
+        base = encoder(x)[-1]
+        for m in norms:
+            m[1].running_mean.fill_(3.0)
+        assert torch.equal(encoder(x)[-1], base)  # level 0 is active by default
+        set_level(encoder, 1)
+        assert not torch.allclose(encoder(x)[-1], base)
+        model(x)
+    assert all(m.level == 0 for m in norms)  # the pyramid's forward leaves level 0 active
+    with pytest.raises(ValueError, match="pyramid level 2: expected 0 to 1"):
+        set_level(encoder, 2)
 
 
 def test_pyramid_sums_equal_resolution_features():

@@ -5,8 +5,10 @@ PRESETS is the single source of truth for the named models; config/models/*.yaml
 """
 
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Dict, List, Optional
+
+from swiftnet_ros.fields import check, check_mapping, fail, option
 
 ENCODERS = ("resnet18", "mobilenet_v2")
 BLENDS = ("3x3", "grouped", "separable", "1x1", "inverted_residual")
@@ -30,72 +32,45 @@ class ModelConfig:
     input_size = [width, height]); the model itself ignores them.
     """
 
-    name: str = "rn18"
-    encoder: str = "resnet18"
-    pyramid_levels: int = 0
-    blend: str = "3x3"
-    upsample: str = "bilinear"
-    num_classes: int = 19
-    num_features: int = 128
-    logits_kernel: int = 1
-    mean: List[float] = field(default_factory=lambda: list(CITYSCAPES_MEAN))
-    std: List[float] = field(default_factory=lambda: list(CITYSCAPES_STD))
-    precision: str = "fp32"
-    input_size: Optional[List[int]] = None
+    name: str = option("rn18", "preset or model name")
+    encoder: str = option("resnet18", "ImageNet encoder", ENCODERS)
+    pyramid_levels: int = option(0, "0: single scale with SPP; 2..4: pyramid levels")
+    blend: str = option("3x3", "blend conv of the upsampling modules (supplement Table 1)", BLENDS)
+    upsample: str = option("bilinear", "resize mode of the decoder and the logits", UPSAMPLE_MODES)
+    num_classes: int = option(19, "output classes", low=1)
+    num_features: int = option(128, "decoder channels (a multiple of 8)", low=8)
+    logits_kernel: int = option(1, "1: 1x1 logits conv with bias; 3: 3x3 without", (1, 3))
+    mean: List[float] = option(description="input mean, R, G, B on a 0-255 scale",
+                               default_factory=lambda: list(CITYSCAPES_MEAN))
+    std: List[float] = option(description="input std, R, G, B on a 0-255 scale",
+                              default_factory=lambda: list(CITYSCAPES_STD))
+    precision: str = option("fp32", "deployment hint: inference precision", PRECISIONS)
+    input_size: Optional[List[int]] = option(None, "deployment hint: [width, height]")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field."""
-        _check_choice("encoder", self.encoder, ENCODERS)
-        _check_choice("blend", self.blend, BLENDS)
-        _check_choice("upsample", self.upsample, UPSAMPLE_MODES)
-        _check_choice("precision", self.precision, PRECISIONS)
-        if not isinstance(self.pyramid_levels, int) or not (self.pyramid_levels == 0
-                                                           or 2 <= self.pyramid_levels <= 4):
-            raise ValueError("pyramid_levels={!r}: expected 0 (single scale) or 2..4".format(
-                self.pyramid_levels))
-        if not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError("num_classes={!r}: expected a positive integer".format(self.num_classes))
-        if not isinstance(self.num_features, int) or self.num_features < 8 or self.num_features % 8:
-            raise ValueError("num_features={!r}: expected a multiple of 8".format(self.num_features))
-        if self.logits_kernel not in (1, 3):
-            raise ValueError("logits_kernel={!r}: expected 1 or 3".format(self.logits_kernel))
+        """Raise ValueError (ConfigError) naming the first bad field."""
+        check(self)  # types, choices, ranges
+        if self.pyramid_levels not in (0, 2, 3, 4):
+            fail("pyramid_levels", self.pyramid_levels, "0 (single scale) or 2..4")
+        if self.num_features % 8:
+            fail("num_features", self.num_features, "a multiple of 8")
         for key in ("mean", "std"):
-            value = getattr(self, key)
-            if len(value) != 3 or any(not isinstance(v, (int, float)) for v in value):
-                raise ValueError("{}={!r}: expected 3 numbers (R, G, B on a 0-255 scale)".format(key, value))
-            setattr(self, key, [float(v) for v in value])
+            if len(getattr(self, key)) != 3:
+                fail(key, getattr(self, key), "3 numbers (R, G, B on a 0-255 scale)")
         if min(self.std) <= 0:
-            raise ValueError("std={!r}: expected positive values".format(self.std))
-        if self.input_size is not None:
-            if len(self.input_size) != 2 or min(self.input_size) < 1:
-                raise ValueError("input_size={!r}: expected [width, height]".format(self.input_size))
-            self.input_size = [int(v) for v in self.input_size]
+            fail("std", self.std, "positive values")
+        if self.input_size is not None and (len(self.input_size) != 2 or min(self.input_size) < 1):
+            fail("input_size", self.input_size, "[width, height]")
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
-        if not isinstance(data, dict):
-            raise ValueError("model config {!r}: expected a mapping of ModelConfig fields".format(data))
-        _check_fields(data)
-        return cls(**data)
-
-
-def _check_choice(key: str, value: Any, choices: tuple) -> None:
-    if value not in choices:
-        raise ValueError("{}={!r}: expected one of {}".format(key, value, ", ".join(choices)))
-
-
-def _check_fields(data: Dict[str, Any]) -> None:
-    names = [f.name for f in fields(ModelConfig)]
-    unknown = sorted(k for k in data if k not in names)
-    if unknown:
-        raise ValueError("unknown model config field(s) {}: expected some of {}".format(
-            ", ".join(unknown), ", ".join(names)))
+        return cls(**check_mapping(data, cls, "", "model config field"))
 
 
 PRESETS = {
@@ -123,7 +98,7 @@ def get_config(preset_or_config: Any, **overrides: Any) -> ModelConfig:
         raise ValueError("model {!r}: expected a preset name ({}), a .yaml file, a dict or a ModelConfig"
                          .format(preset_or_config, ", ".join(PRESETS)))
     if overrides:
-        _check_fields(overrides)
+        check_mapping(overrides, ModelConfig, "", "model config field")
         data = config.to_dict()
         data.update(overrides)
         config = ModelConfig(**data)

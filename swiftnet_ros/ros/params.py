@@ -8,12 +8,13 @@ params file is config/segment.yaml (``segmentation_node: ros__parameters: ...``)
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from swiftnet_ros import sizes
+from swiftnet_ros.fields import PARAMETER, ConfigError, check, check_mapping, field_info, option
 
 NODE_NAME = "segmentation_node"
 # The params-file section name: matches the node in any namespace (a bare "segmentation_node" key
@@ -26,51 +27,40 @@ BUILTIN_PALETTES = ("cityscapes", "camvid")
 MAX_SIDE = 16384
 
 
-class ConfigError(ValueError):
-    """An invalid node configuration; the message names the bad value and what was expected."""
-
-
-def _param(default: Any, description: str, choices: Optional[Tuple[str, ...]] = None,
-           low: Optional[float] = None, high: Optional[float] = None, runtime: bool = False) -> Any:
-    """A dataclass field carrying what the ROS parameter descriptor needs."""
-    return field(default=default, metadata={"description": description, "choices": choices, "low": low,
-                                            "high": high, "runtime": runtime})
-
-
 @dataclass
 class NodeConfig:
     """The node's parameters; ``runtime`` ones may change while it runs, the others need a restart."""
 
-    weights: str = _param(DEMO_WEIGHTS, "checkpoint (.pt), .onnx or TensorRT .engine path, a model preset "
+    weights: str = option(DEMO_WEIGHTS, "checkpoint (.pt), .onnx or TensorRT .engine path, a model preset "
                           "name (random weights, for benchmarks), or 'demo' for the bundled demo checkpoint")
-    backend: str = _param("auto", "inference backend", ("auto", "torch", "onnxruntime", "tensorrt"))
-    precision: str = _param("fp32", "inference precision (fp16 needs a GPU)", ("fp32", "fp16"))
-    device: str = _param("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
-    input_size: str = _param("", "model input size as WIDTHxHEIGHT (e.g. 1024x512); empty: each image's "
+    backend: str = option("auto", "inference backend", ("auto", "torch", "onnxruntime", "tensorrt"))
+    precision: str = option("fp32", "inference precision (fp16 needs a GPU)", ("fp32", "fp16"))
+    device: str = option("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    input_size: str = option("", "model input size as WIDTHxHEIGHT (e.g. 1024x512); empty: each image's "
                              "own size")
-    output_size: str = _param("input", "published label size: the input image's or the model's",
+    output_size: str = option("input", "published label size: the input image's or the model's",
                               ("input", "model"))
-    publish_color: bool = _param(True, "publish segmentation/color (rgb8 palette colours)", runtime=True)
-    publish_overlay: bool = _param(False, "publish segmentation/overlay (colours blended over the input)",
+    publish_color: bool = option(True, "publish segmentation/color (rgb8 palette colours)", runtime=True)
+    publish_overlay: bool = option(False, "publish segmentation/overlay (colours blended over the input)",
                                    runtime=True)
-    overlay_alpha: float = _param(0.5, "weight of the colours in the overlay", low=0.0, high=1.0,
+    overlay_alpha: float = option(0.5, "weight of the colours in the overlay", low=0.0, high=1.0,
                                   runtime=True)
-    palette: str = _param("checkpoint", "colours: the checkpoint's, 'cityscapes', 'camvid', or a .yaml/.json "
+    palette: str = option("checkpoint", "colours: the checkpoint's, 'cityscapes', 'camvid', or a .yaml/.json "
                           "file holding a list of [r, g, b] (one per class)")
-    input_transport: str = _param("raw", "subscribe 'image' (raw) or 'image/compressed' (jpeg/png)",
+    input_transport: str = option("raw", "subscribe 'image' (raw) or 'image/compressed' (jpeg/png)",
                                   ("raw", "compressed"))
-    input_qos: str = _param("sensor_data", "QoS of the image subscription", QOS_CHOICES)
-    output_qos: str = _param("reliable", "QoS of the publishers", QOS_CHOICES)
-    qos_depth: int = _param(5, "history depth (keep last) of the subscription and the publishers",
+    input_qos: str = option("sensor_data", "QoS of the image subscription", QOS_CHOICES)
+    output_qos: str = option("reliable", "QoS of the publishers", QOS_CHOICES)
+    qos_depth: int = option(5, "history depth (keep last) of the subscription and the publishers",
                             low=1, high=1000)
-    cpu_threads: int = _param(0, "CPU threads of the model (PyTorch / ONNX Runtime); 0: the library's "
+    cpu_threads: int = option(0, "CPU threads of the model (PyTorch / ONNX Runtime); 0: the library's "
                               "default (every core). On a small CPU, leave a core to the executor, the "
                               "middleware and the camera", low=0, high=1024)
-    warmup: int = _param(1, "warm-up inferences at start-up", low=0, high=100)
-    engine_cache_dir: str = _param("", "TensorRT engine cache folder; empty: the backend's default")
-    force_engine_rebuild: bool = _param(False, "rebuild the TensorRT engine even if a cached one fits")
-    diagnostics_period: float = _param(1.0, "seconds between /diagnostics messages", low=0.1, high=60.0)
-    error_log_period: float = _param(5.0, "at most one log line per this many seconds for bad frames",
+    warmup: int = option(1, "warm-up inferences at start-up", low=0, high=100)
+    engine_cache_dir: str = option("", "TensorRT engine cache folder; empty: the backend's default")
+    force_engine_rebuild: bool = option(False, "rebuild the TensorRT engine even if a cached one fits")
+    diagnostics_period: float = option(1.0, "seconds between /diagnostics messages", low=0.1, high=60.0)
+    error_log_period: float = option(5.0, "at most one log line per this many seconds for bad frames",
                                      low=0.0, high=3600.0, runtime=True)
 
     def __post_init__(self) -> None:
@@ -82,14 +72,7 @@ class NodeConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Any], source: str = "parameters") -> "NodeConfig":
         """Build from a name -> value mapping; unknown names are an error that lists the valid ones."""
-        if not isinstance(values, dict):
-            raise ConfigError("{}: expected a mapping of parameter names to values, got {}".format(
-                source, type(values).__name__))
-        unknown = sorted(set(values) - set(parameter_names()))
-        if unknown:
-            raise ConfigError("{}: unknown parameter(s) {}; valid parameters are: {}".format(
-                source, ", ".join(unknown), ", ".join(parameter_names())))
-        return cls(**{name: coerce(name, value) for name, value in values.items()})
+        return cls(**check_mapping(values, cls, source, "parameter"))
 
     def input_hw(self) -> Optional[Tuple[int, int]]:
         """input_size as the Segmenter's (height, width), or None for each image's own size."""
@@ -102,30 +85,10 @@ def parameter_names() -> List[str]:
 
 def parameter_info(name: str) -> Dict[str, Any]:
     """description, choices, low, high, runtime, default and type name of one parameter."""
-    for f in fields(NodeConfig):
-        if f.name == name:
-            info = dict(f.metadata)
-            info["default"] = f.default
-            info["type"] = type(f.default).__name__
-            return info
-    raise ConfigError("unknown parameter {!r}; valid parameters are: {}".format(
-        name, ", ".join(parameter_names())))
-
-
-def _type_name(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "float", str: "string"}.get(type(value), type(value).__name__)
-
-
-def coerce(name: str, value: Any) -> Any:
-    """Check a value's type against the parameter's (an int is accepted for a float)."""
-    info = parameter_info(name)
-    expected = type(info["default"])
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if type(value) is not expected:
-        raise ConfigError("parameter {} = {!r} is of type {}; expected type {}".format(
-            name, value, _type_name(value), _type_name(info["default"])))
-    return value
+    f, info = field_info(NodeConfig, name, "parameter")
+    info["default"] = f.default
+    info["type"] = type(f.default).__name__
+    return info
 
 
 def parse_size(text: str) -> Optional[Tuple[int, int]]:
@@ -141,16 +104,7 @@ def parse_size(text: str) -> Optional[Tuple[int, int]]:
 
 def validate(config: NodeConfig) -> NodeConfig:
     """Raise ConfigError naming the first bad value and what was expected."""
-    for f in fields(config):
-        value = coerce(f.name, getattr(config, f.name))
-        setattr(config, f.name, value)
-        info = f.metadata
-        if info["choices"] and value not in info["choices"]:
-            raise ConfigError("parameter {} = {!r}; expected one of: {}".format(
-                f.name, value, ", ".join(info["choices"])))
-        if info["low"] is not None and not info["low"] <= value <= info["high"]:
-            raise ConfigError("parameter {} = {!r} is out of range; expected {} to {}".format(
-                f.name, value, info["low"], info["high"]))
+    check(config, PARAMETER, strict=True)  # types (ROS parameters are typed), choices, ranges
     if not config.weights.strip():
         raise ConfigError("parameter weights is empty; expected a checkpoint path, a preset name or 'demo'")
     if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", config.device):
@@ -170,7 +124,7 @@ def check_runtime_change(name: str, value: Any, current: NodeConfig) -> NodeConf
     if not info["runtime"]:
         raise ConfigError("parameter {} is read at start-up only (it changes the model or the topics); "
                           "restart the node to change it".format(name))
-    return replace(current, **{name: coerce(name, value)})
+    return replace(current, **{name: value})
 
 
 def runtime_parameters() -> List[str]:

@@ -6,14 +6,19 @@ cross-entropy with void ignored).
 """
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import yaml
 
-DATASETS = ("cityscapes", "camvid", "folder", "synthetic")
+from swiftnet_ros.data.datasets import DATASETS
+from swiftnet_ros.fields import ConfigError, check, check_mapping, fail, option
+from swiftnet_ros.model.config import BLENDS, UPSAMPLE_MODES
+
 LOSSES = ("ce", "boundary")
 DEVICES = ("auto", "cpu", "cuda")
+
+__all__ = ["DATASETS", "DEVICES", "LOSSES", "TrainConfig", "config_keys", "load_config", "save_config"]
 
 
 @dataclass
@@ -21,135 +26,100 @@ class TrainConfig:
     """Everything one training run needs. Keys of a YAML config are exactly these field names."""
 
     # model: a preset of swiftnet_ros.model plus the options that pass through to build_model
-    model: str = "rn18"
-    blend: Optional[str] = None
-    upsample: Optional[str] = None
-    pyramid_levels: Optional[int] = None
-    init_encoder: Optional[str] = None  # torchvision ImageNet weights file (.pth); None = from scratch
-    init_weights: Optional[str] = None  # a checkpoint's weights to start from (fine-tuning; fresh optimiser)
+    model: str = option("rn18", "model preset (swiftnet_ros.model.PRESETS) or a config/models/*.yaml file")
+    blend: Optional[str] = option(None, "blend variant (None: the preset's)", BLENDS)
+    upsample: Optional[str] = option(None, "upsampling mode (None: the preset's)", UPSAMPLE_MODES)
+    pyramid_levels: Optional[int] = option(None, "pyramid levels (None: the preset's)")
+    init_encoder: Optional[str] = option(None, "torchvision ImageNet weights (.pth); None = from scratch")
+    init_weights: Optional[str] = option(None, "a checkpoint's weights to start from (fine-tuning; fresh "
+                                         "optimiser)")
     # data
-    dataset: str = "cityscapes"
-    root: Optional[str] = None
+    dataset: str = option("cityscapes", "dataset kind", DATASETS)
+    root: Optional[str] = option(None, "dataset folder")
     train_split: str = "train"
     val_split: str = "val"
-    size: Optional[List[int]] = None  # synthetic scenes: [height, width]; None = the generator's default
-    train_seed: int = 0  # synthetic training scenes use seeds train_seed .. train_seed + train_num - 1
-    train_num: int = 2000
-    val_seed: int = 1000000  # synthetic validation scenes: val_seed .. val_seed + val_num - 1
-    val_num: int = 50
-    crop_size: int = 768  # square random crops; 0 = no crop (whole scaled images, equal sizes needed)
+    size: Optional[List[int]] = option(None, "synthetic scenes: [height, width]; None = the generator's "
+                                       "default")
+    train_seed: int = option(0, "synthetic training scenes: seeds train_seed .. train_seed + train_num - 1")
+    train_num: int = option(2000, "synthetic training scenes", low=1)
+    val_seed: int = option(1000000, "synthetic validation scenes: val_seed .. val_seed + val_num - 1")
+    val_num: int = option(50, "synthetic validation scenes", low=1)
+    crop_size: int = option(768, "square random crops; 0 = no crop (whole scaled images, equal sizes needed)",
+                            low=0)
     scale_min: float = 0.5
     scale_max: float = 2.0
     flip: bool = True
-    jitter: bool = False  # photometric jitter
-    cache: bool = False  # keep rendered / decoded samples in memory (needs workers: 0)
+    jitter: bool = option(False, "photometric jitter")
+    cache: bool = option(False, "keep rendered / decoded samples in memory (needs workers: 0)")
     # optimisation
-    epochs: int = 250
-    batch_size: int = 14  # per process (per GPU under torchrun)
-    lr: float = 4e-4  # randomly initialised (decoder) parameters
+    epochs: int = option(250, "training epochs", low=1)
+    batch_size: int = option(14, "per process (per GPU under torchrun)", low=1)
+    lr: float = option(4e-4, "learning rate of the randomly initialised (decoder) parameters")
     encoder_lr: float = 1e-4
     weight_decay: float = 1e-4
     encoder_weight_decay: float = 2.5e-5
-    betas: List[float] = field(default_factory=lambda: [0.9, 0.99])
+    betas: List[float] = option(description="Adam betas", default_factory=lambda: [0.9, 0.99])
     min_lr: float = 1e-6
-    loss: str = "ce"  # "ce" | "boundary" (boundary-aware focal loss of the reference pyramid config)
+    loss: str = option("ce", "ce, or boundary: the boundary-aware focal loss of the reference pyramid "
+                       "config", LOSSES)
     focal_gamma: float = 0.5
-    boundary_bins: List[float] = field(default_factory=lambda: [16, 64, 128])
-    boundary_weights: List[float] = field(default_factory=lambda: [8, 4, 2, 1])
+    boundary_bins: List[float] = option(default_factory=lambda: [16, 64, 128])
+    boundary_weights: List[float] = option(default_factory=lambda: [8, 4, 2, 1])
     # loop
-    eval_every: int = 1  # epochs; 0 = only after the last epoch
-    eval_batch_size: int = 1
-    amp: bool = True  # mixed precision; used on CUDA only
-    sync_bn: bool = False  # SyncBatchNorm under torchrun; CUDA only
-    workers: int = 4
-    threads: Optional[int] = None  # torch CPU threads; None = torch's default (1 is fastest on a busy CPU)
+    eval_every: int = option(1, "epochs; 0 = only after the last epoch", low=0)
+    eval_batch_size: int = option(1, "validation batch size", low=1)
+    amp: bool = option(True, "mixed precision; used on CUDA only")
+    sync_bn: bool = option(False, "SyncBatchNorm under torchrun; CUDA only")
+    workers: int = option(4, "data loader processes", low=0)
+    threads: Optional[int] = option(None, "torch CPU threads; None = torch's default (1 is fastest on a busy "
+                                    "CPU)", low=1)
     seed: int = 0
-    device: str = "auto"
+    device: str = option("auto", "training device", DEVICES)
     out_dir: str = "runs/train"
-    resume: Optional[str] = None  # a last.pt written by an earlier run
-    save_fp16: bool = False  # store the exported best/final weights in half precision (smaller files)
+    resume: Optional[str] = option(None, "a last.pt written by an earlier run")
+    save_fp16: bool = option(False, "store the exported best/final weights in half precision (smaller files)")
 
     def __post_init__(self) -> None:
-        self._coerce()
         self.validate()
 
-    def _coerce(self) -> None:
-        """YAML reads 4e-4 as a string and CLI lists arrive as tuples: convert to the declared types."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            try:
-                if kind in ("float", "int"):
-                    if isinstance(value, bool) or (kind == "int" and float(value) != int(float(value))):
-                        raise ValueError
-                    value = float(value) if kind == "float" else int(float(value))
-                elif kind == "bool" and not isinstance(value, bool):
-                    raise ValueError
-                elif "List[float]" in str(f.type):
-                    value = [float(v) for v in value]
-                elif "List[int]" in str(f.type):
-                    value = [int(v) for v in value]
-            except (TypeError, ValueError):
-                raise ValueError("{} must be {}, got {!r}".format(f.name, kind, value)) from None
-            setattr(self, f.name, value)
-
     def validate(self) -> None:
-        """Reject bad values early with a message that names the value and what was expected."""
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "eval_batch_size", "train_num", "val_num"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError("{} must be >= 1, got {!r}".format(name, getattr(self, name)))
-        if self.cache and self.workers:
-            raise ValueError("cache (samples in this process's memory) needs workers 0, got {}".format(
-                self.workers))
-        if self.threads is not None and int(self.threads) < 1:
-            raise ValueError("threads must be >= 1 (or unset), got {!r}".format(self.threads))
-        for name in ("crop_size", "workers", "eval_every"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError("{} must be >= 0, got {!r}".format(name, getattr(self, name)))
+        """Coerce YAML / CLI values to the declared types ("4e-4" -> 0.0004, tuples -> lists) and reject
+        bad values early with a message that names the value and what was expected."""
+        check(self)  # types, choices, ranges
         for name in ("lr", "encoder_lr", "min_lr"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError("{} must be > 0, got {!r}".format(name, getattr(self, name)))
+            if not getattr(self, name) > 0:
+                fail(name, getattr(self, name), "a number > 0")
+        if self.cache and self.workers:
+            fail("workers", self.workers, "0 with cache (samples in this process's memory)")
         if not 0 < self.scale_min <= self.scale_max:
-            raise ValueError("expected 0 < scale_min <= scale_max, got {} and {}".format(self.scale_min,
-                                                                                       self.scale_max))
+            raise ConfigError("scale_min={!r}, scale_max={!r}; expected 0 < scale_min <= scale_max".format(
+                self.scale_min, self.scale_max))
         if len(self.betas) != 2:
-            raise ValueError("betas must be two numbers, got {!r}".format(self.betas))
-        if self.size is not None and (len(self.size) != 2 or min(int(s) for s in self.size) < 1):
-            raise ValueError("size must be [height, width] with positive numbers, got {!r}".format(self.size))
+            fail("betas", self.betas, "two numbers")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
+            fail("size", self.size, "[height, width] with positive numbers")
         if len(self.boundary_weights) != len(self.boundary_bins) + 1:
-            raise ValueError("boundary_weights needs one more entry than boundary_bins, got {} and {}".format(
-                list(self.boundary_weights), list(self.boundary_bins)))
-        if list(self.boundary_bins) != sorted(self.boundary_bins):
-            raise ValueError("boundary_bins must be increasing, got {!r}".format(list(self.boundary_bins)))
+            fail("boundary_weights", self.boundary_weights, "one more entry than boundary_bins {}".format(
+                self.boundary_bins))
+        if self.boundary_bins != sorted(self.boundary_bins):
+            fail("boundary_bins", self.boundary_bins, "increasing numbers")
         if self.dataset != "synthetic" and not self.root:
-            raise ValueError("dataset {!r} needs root (the dataset folder)".format(self.dataset))
+            fail("root", self.root, "the dataset folder (dataset {!r} needs one)".format(self.dataset))
         if self.dataset == "synthetic":
             train = range(self.train_seed, self.train_seed + self.train_num)
             val = range(self.val_seed, self.val_seed + self.val_num)
             if train.start < val.stop and val.start < train.stop:
-                raise ValueError("synthetic training seeds {}..{} overlap validation seeds {}..{}".format(
-                    train.start, train.stop - 1, val.start, val.stop - 1))
+                raise ConfigError("synthetic training seeds {}..{} overlap validation seeds {}..{}; expected "
+                                  "disjoint ranges".format(train.start, train.stop - 1, val.start,
+                                                           val.stop - 1))
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: Dict[str, Any], source: str = "training config") -> "TrainConfig":
         """Build from a mapping; an unknown key is an error that lists the valid ones."""
-        if not isinstance(values, dict):
-            raise ValueError("a training config must be a mapping of keys to values, got {}".format(
-                type(values).__name__))
-        valid = config_keys()
-        unknown = sorted(set(values) - set(valid))
-        if unknown:
-            raise ValueError("unknown training config key(s) {}; valid keys are: {}".format(
-                ", ".join(unknown), ", ".join(valid)))
-        return cls(**values)
+        return cls(**check_mapping(values, cls, source, "key"))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with some fields changed (None values are ignored, so unset CLI flags keep YAML values)."""
@@ -162,30 +132,20 @@ def config_keys() -> List[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-def _choice(name: str, value: str, choices: tuple) -> None:
-    if value not in choices:
-        raise ValueError("{} must be one of {}, got {!r}".format(name, ", ".join(choices), value))
-
-
 def load_config(path: Optional[str] = None, **overrides: Any) -> TrainConfig:
     """Read a YAML file (if given), then apply overrides whose value is not None."""
     values: Dict[str, Any] = {}
+    source = "training config"
     if path is not None:
         try:
             with open(path) as f:
                 loaded = yaml.safe_load(f)
         except FileNotFoundError:
             raise FileNotFoundError("training config {!r} does not exist".format(path)) from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ValueError("training config {!r} must be a YAML mapping, got {}".format(
-                path, type(loaded).__name__))
-        values.update(loaded or {})
-        unknown = sorted(set(values) - set(config_keys()))
-        if unknown:
-            raise ValueError("training config {!r} has unknown key(s) {}; valid keys are: {}".format(
-                path, ", ".join(map(str, unknown)), ", ".join(config_keys())))
+        source = "training config {!r}".format(path)
+        values.update(check_mapping(loaded or {}, TrainConfig, source, "key"))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values, source)
 
 
 def save_config(config: TrainConfig, path: str) -> None:

@@ -3,6 +3,7 @@
 ``from swiftnet_ros.infer import Segmenter, SegmentationResult``. No ROS imports here.
 """
 
-from swiftnet_ros.infer.segmenter import SegmentationResult, Segmenter
+from swiftnet_ros.infer.base import SegmentationResult
+from swiftnet_ros.infer.segmenter import Segmenter
 
 __all__ = ["Segmenter", "SegmentationResult"]

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from swiftnet_ros.infer import visualize
 from swiftnet_ros.infer.backend import check_precision, resolve_device
-from swiftnet_ros.infer.segmenter import SegmentationResult, check_image, image_to_batch, resize_labels
+from swiftnet_ros.infer.base import SegmentationResult, SegmenterBase, check_output_size
+from swiftnet_ros.infer.segmenter import check_image, image_to_batch, resize_labels, sync
 from swiftnet_ros.infer.weights import load_torch_weights
 
 PAPER_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
@@ -69,8 +69,8 @@ def multiscale_probabilities(logits_fns: Sequence[Callable[[torch.Tensor], torch
     return total / count
 
 
-class MultiScaleSegmenter:
-    """Segmenter-like (``segment``, ``colorize``, ``overlay``) multi-scale / flip / ensemble inference.
+class MultiScaleSegmenter(SegmenterBase):
+    """Multi-scale / flip / ensemble inference behind the segmenter interface (``base.SegmenterBase``).
 
     ``weights``: one checkpoint or preset, or a list of them (an ensemble; same classes required).
     Models run through the torch backend (BN folding, channels_last); ``input_size`` = (H, W) is the
@@ -89,9 +89,7 @@ class MultiScaleSegmenter:
         self.precision = check_precision(precision, self.device)
         self.scales = check_scales(scales)
         self.flip = bool(flip)
-        if output_size not in ("input", "model"):
-            raise ValueError("output_size {!r}: expected 'input' or 'model'".format(output_size))
-        self.output_size = output_size
+        self.output_size = check_output_size(output_size)
         self.input_size = tuple(int(v) for v in input_size) if input_size is not None else None
         self.backends: List[TorchBackend] = []
         metas = []
@@ -99,44 +97,43 @@ class MultiScaleSegmenter:
             model, meta = load_torch_weights(name)
             self.backends.append(TorchBackend(model, self.device, self.precision))
             metas.append(meta)
-        self.class_names = metas[0]["class_names"]
+        self.class_names = list(metas[0]["class_names"])
         for name, meta in zip(names[1:], metas[1:]):
-            if meta["class_names"] != self.class_names:
+            if list(meta["class_names"]) != self.class_names:
                 raise ValueError("ensemble member {!r} has classes {} but the first has {}".format(
                     name, meta["class_names"], self.class_names))
-        self.palette = metas[0]["palette"]
         self.num_classes = len(self.class_names)
+        self.palette = metas[0]["palette"]
         self.model_name = "+".join(m["model_name"] for m in metas)
         self.backend_name = "torch"
 
     def probabilities(self, image: np.ndarray, rgb: bool = True) -> torch.Tensor:
         """1 x C x h x w averaged probabilities at the model input size."""
-        size = self.input_size or (image.shape[0], image.shape[1])
-        x = image_to_batch(image, rgb, self.device, size)
+        return self._probabilities(self._batch(image, rgb))
+
+    def _batch(self, image: np.ndarray, rgb: bool) -> torch.Tensor:
+        return image_to_batch(image, rgb, self.device, self.input_size or (image.shape[0], image.shape[1]))
+
+    def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return multiscale_probabilities([b.logits for b in self.backends], x, self.scales, self.flip)
 
     def segment(self, image: np.ndarray, rgb: bool = True) -> SegmentationResult:
         check_image(image)
         start = time.perf_counter()
-        probs = self.probabilities(image, rgb)
-        labels = probs.argmax(1).to(torch.uint8)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        x = self._batch(image, rgb)
+        sync(self.device)
+        t_pre = time.perf_counter()
+        labels = self._probabilities(x).argmax(1).to(torch.uint8)
+        sync(self.device)
         t_inf = time.perf_counter()
         if self.output_size == "input":
             labels = resize_labels(labels, image.shape[:2])
         out = labels[0].cpu().numpy()
         end = time.perf_counter()
-        timings = {"preprocess": 0.0, "inference": (t_inf - start) * 1e3, "postprocess": (end - t_inf) * 1e3,
-                   "total": (end - start) * 1e3}
+        timings = {"preprocess": (t_pre - start) * 1e3, "inference": (t_inf - t_pre) * 1e3,
+                   "postprocess": (end - t_inf) * 1e3, "total": (end - start) * 1e3}
         return SegmentationResult(out, timings)
-
-    def colorize(self, labels: np.ndarray) -> np.ndarray:
-        return visualize.colorize(labels, self.palette)
-
-    def overlay(self, image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-        return visualize.overlay(image, labels, self.palette, alpha)
 
     def describe(self) -> str:
         return "{} x scales {}{} (torch {} on {})".format(

@@ -8,35 +8,25 @@ Python, exact for any size).
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from swiftnet_ros.infer import visualize
 from swiftnet_ros.infer.backend import BACKENDS, Backend, check_precision, resolve_device
 from swiftnet_ros.infer.backend_torch import TORCH_OPTIONS
+from swiftnet_ros.infer.base import SegmentationResult, SegmenterBase, check_output_size
 from swiftnet_ros.infer.export import check_input_size
 from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
 
 LOG = logging.getLogger(__name__)
 
-OUTPUT_SIZES = ("input", "model")
 BACKEND_OPTIONS = {
     "torch": TORCH_OPTIONS,
     "onnxruntime": ("threads", "optimization", "providers", "opset", "argmax"),
     "tensorrt": ("workspace_mb", "timing_cache", "opset", "argmax"),
 }
-
-
-@dataclass
-class SegmentationResult:
-    """``labels``: (H, W) uint8 class ids, 255 = void; ``timings``: milliseconds per stage and "total"."""
-
-    labels: np.ndarray
-    timings: Dict[str, float] = field(default_factory=dict)
 
 
 def choose_backend(backend: str, kind: str) -> str:
@@ -113,13 +103,14 @@ def resize_labels(labels: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return labels.index_select(-2, rows).index_select(-1, cols)
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that timings measure it (a no-op on CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-class Segmenter:
-    """One model behind one backend.
+class Segmenter(SegmenterBase):
+    """One model behind one backend (the interface: ``base.SegmenterBase``).
 
     Args:
         weights: a checkpoint path, an exported .onnx, a TensorRT .engine (with its .engine.json side
@@ -150,12 +141,9 @@ class Segmenter:
             raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
         self.device = resolve_device(device)
         self.precision = check_precision(precision, self.device)
-        if output_size not in OUTPUT_SIZES:
-            raise ValueError("output_size {!r}: expected one of {}"
-                             .format(output_size, ", ".join(OUTPUT_SIZES)))
         if not isinstance(warmup, int) or warmup < 0:
             raise ValueError("warmup must be a non-negative integer, got {!r}".format(warmup))
-        self.output_size = output_size
+        self.output_size = check_output_size(output_size)
         self.input_size = check_input_size(input_size) if input_size is not None else None
         kind = weights_kind(weights)
         self.backend_name = choose_backend(backend, kind)
@@ -294,10 +282,10 @@ class Segmenter:
         start = time.perf_counter()
         size = self.input_size if self.input_size is not None else (image.shape[0], image.shape[1])
         x = image_to_batch(image, rgb, self.device, size, keep_uint8=self.device.type == "cuda")
-        _sync(self.device)
+        sync(self.device)
         t_pre = time.perf_counter()
         labels = self._backend_for(size).labels(x)
-        _sync(self.device)
+        sync(self.device)
         t_inf = time.perf_counter()
         if self.output_size == "input":
             labels = resize_labels(labels, image.shape[:2])
@@ -318,13 +306,10 @@ class Segmenter:
         torch.cuda.current_stream(self.device).synchronize()
         return self._host_labels.numpy().copy()
 
-    def colorize(self, labels: np.ndarray) -> np.ndarray:
-        """(H, W) uint8 labels -> (H, W, 3) uint8 RGB palette colours (void black)."""
-        return visualize.colorize(labels, self.palette)
-
-    def overlay(self, image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-        """Colours blended over an (H, W, 3) uint8 image of the labels' size; void pixels keep the image."""
-        return visualize.overlay(image, labels, self.palette, alpha)
+    def needs_build(self) -> bool:
+        """True until the fixed-size backend (onnxruntime / tensorrt from a checkpoint, no input_size) is
+        built for the first image's size."""
+        return self.backend is None
 
     def describe(self) -> str:
         backend = self.backend.describe() if self.backend is not None else self.backend_name

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from swiftnet_ros.infer.base import SegmenterBase
 from swiftnet_ros.infer.multiscale import PAPER_SCALES, MultiScaleSegmenter, multiscale_probabilities
 from swiftnet_ros.infer.weights import load_torch_weights
 from swiftnet_ros.model import build_model, save_checkpoint
@@ -80,7 +81,14 @@ def test_multiscale_segmenter(tmp_path):
     small = MultiScaleSegmenter("rn18", scales=(1.0,), flip=False, device="cpu", input_size=(32, 48),
                                 output_size="model")
     assert small.segment(image).labels.shape == (32, 48)
-    assert seg.colorize(result.labels).shape == (H, W, 3)
+    assert result.timings["total"] >= result.timings["preprocess"] + result.timings["inference"]
+    assert isinstance(seg, SegmenterBase) and not seg.needs_build()
+    np.testing.assert_array_equal(seg.colorize(result.labels), seg.palette[result.labels])
+    overlay = seg.overlay(image, result.labels, alpha=1.0)
+    np.testing.assert_array_equal(overlay, seg.palette[result.labels])
+    seg.set_palette(np.zeros((19, 3), np.uint8))
+    assert not seg.colorize(result.labels).any()
+    assert "rn18+rn18-pyramid" in seg.describe() and "0.75,1 + flip" in seg.describe()
     torch.manual_seed(0)
     path = str(tmp_path / "three.pt")
     save_checkpoint(path, build_model("rn18", num_classes=3), ["a", "b", "c"], [[0, 0, 0]] * 3)

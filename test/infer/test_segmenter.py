@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from swiftnet_ros.infer import SegmentationResult, Segmenter
+from swiftnet_ros.infer.base import SegmenterBase
 from swiftnet_ros.infer.export import export_onnx
 from swiftnet_ros.infer.segmenter import check_file_precision, choose_backend, image_to_batch, resize_labels
 from swiftnet_ros.infer.weights import load_torch_weights, weights_kind
@@ -106,6 +107,31 @@ def test_colorize_and_overlay_exact(checkpoint):
     out = seg.overlay(img, labels, alpha=0.5)
     np.testing.assert_array_equal(out[0, 0], np.rint((np.array(PALETTE[0]) + 100) / 2).astype(np.uint8))
     np.testing.assert_array_equal(out[1, 1], [100, 100, 100])  # void keeps the image
+
+
+def test_set_palette_recolours_and_checks_the_class_count(checkpoint):
+    seg = Segmenter(checkpoint, backend="torch", device="cpu", warmup=0)
+    assert isinstance(seg, SegmenterBase)
+    mine = [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]
+    seg.set_palette(mine)
+    assert seg.palette.dtype == np.uint8 and seg.palette.tolist() == mine
+    np.testing.assert_array_equal(seg.colorize(np.array([[1, 255]], np.uint8)), [[[4, 5, 6], [0, 0, 0]]])
+    with pytest.raises(ValueError, match="palette has 3 colours; expected 4"):
+        seg.set_palette(mine[:3])
+    with pytest.raises(ValueError, match="0..255"):
+        seg.set_palette([[0, 0, 256]] * 4)
+    assert seg.palette.tolist() == mine  # a refused palette changes nothing
+
+
+def test_needs_build_until_the_first_image_sizes_a_static_backend(checkpoint, image):
+    assert not Segmenter(checkpoint, backend="torch", device="cpu", warmup=0).needs_build()
+    lazy = Segmenter(checkpoint, backend="onnxruntime", device="cpu", backend_options={"threads": 1})
+    assert lazy.needs_build()
+    lazy.segment(image)
+    assert not lazy.needs_build()
+    sized = Segmenter(checkpoint, backend="onnxruntime", device="cpu", input_size=(32, 48), warmup=0,
+                      backend_options={"threads": 1})
+    assert not sized.needs_build()
 
 
 @pytest.mark.parametrize("src,dst", [((5, 7), (13, 9)), ((16, 24), (64, 96)), ((64, 96), (16, 24)),

@@ -9,8 +9,7 @@ from typing import Optional, Tuple
 
 import torch
 
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
-PRECISIONS = ("fp32", "fp16")
+from swiftnet_ros.infer.options import PRECISIONS
 
 
 def resolve_device(device: str) -> torch.device:

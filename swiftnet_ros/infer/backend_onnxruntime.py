@@ -4,14 +4,13 @@ Inputs and outputs are bound with I/O binding straight to torch tensors on the b
 so nothing is copied through numpy and the argmax runs on the device that ran the model.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
-
-OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+from swiftnet_ros.infer.options import OnnxRuntimeOptions, make_options
 
 _ONNX_TO_TORCH = {
     "tensor(float)": torch.float32,
@@ -53,37 +52,34 @@ def _static_shape(shape: Sequence[object]) -> Optional[Tuple[int, ...]]:
 
 
 class OnnxRuntimeBackend(StaticGraphBackend):
-    """Runs an ONNX model (path or bytes) with onnxruntime; ``threads``: intra-op threads (None: all)."""
+    """Runs an ONNX model (path or bytes) with onnxruntime; ``options``: ``OnnxRuntimeOptions`` fields
+    (threads, optimization, providers; its export options concern the registry's export, not this)."""
 
     name = "onnxruntime"
     graph_kind = "ONNX model"
 
-    def __init__(self, model: object, device: torch.device, precision: str = "fp32",
-                 threads: Optional[int] = None, optimization: str = "all",
-                 providers: Optional[List[str]] = None) -> None:
+    def __init__(self, model: object, device: torch.device, precision: str = "fp32", **options: Any) -> None:
         import onnxruntime as ort
 
         check_precision(precision, device)
-        if optimization not in OPTIMIZATION_LEVELS:
-            raise ValueError("unknown optimization level {!r}; expected one of {}".format(
-                optimization, ", ".join(OPTIMIZATION_LEVELS)))
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError("threads must be a positive integer or None, got {!r}".format(threads))
-        options = ort.SessionOptions()
-        options.graph_optimization_level = {
+        self.options = make_options(OnnxRuntimeOptions, self.name, options)
+        threads, optimization, providers = (self.options.threads, self.options.optimization,
+                                            self.options.providers)
+        session_options = ort.SessionOptions()
+        session_options.graph_optimization_level = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
             "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[optimization]
         if threads is not None:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            session_options.intra_op_num_threads = threads
+        session_options.inter_op_num_threads = 1
+        session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         if providers is None:
             providers = select_providers(ort.get_available_providers(), device)
         source = model if isinstance(model, str) else bytes(model)
-        session = ort.InferenceSession(source, sess_options=options, providers=providers,
+        session = ort.InferenceSession(source, sess_options=session_options, providers=providers,
                                        provider_options=_provider_options(providers, device))
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:

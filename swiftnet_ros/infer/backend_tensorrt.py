@@ -21,10 +21,9 @@ import torch
 
 from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
+from swiftnet_ros.infer.options import DEFAULT_WORKSPACE_MB, TensorRTOptions
 
 LOG = logging.getLogger(__name__)
-
-DEFAULT_WORKSPACE_MB = 1024
 
 
 def import_tensorrt() -> object:
@@ -149,8 +148,7 @@ def build_engine(onnx_bytes: bytes, fp16: bool = False, workspace_mb: int = DEFA
     """Parse ONNX and build a serialized engine (the slow step: minutes on a Jetson)."""
     trt = import_tensorrt()
     features = tensorrt_features_of(trt)
-    if workspace_mb < 1:
-        raise ValueError("workspace_mb must be >= 1, got {}".format(workspace_mb))
+    TensorRTOptions(workspace_mb=workspace_mb, timing_cache=timing_cache)  # the options' checks
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if features.explicit_batch_flag else 0

@@ -1,23 +1,9 @@
 """PyTorch backend: eager model with inference-only rewrites, on CPU or CUDA.
 
-Options (all selectable through ``Segmenter(..., backend_options={...})``):
-    fuse:           single-scale models: build the inference-only FusedSwiftNet (fused.py): every BN
-                    folded (the decoder's too), conv + ReLU and conv + add + ReLU as single cuDNN calls,
-                    the normalisation one uint8 -> half kernel. Supersedes fold_bn.
-    fold_bn:        fold every BatchNorm that directly and solely consumes a convolution's output into
-                    that convolution (found by tracing one forward, so it is legal by construction:
-                    the decoder's pre-activation BN-ReLU-Conv units are left alone).
-    channels_last:  NHWC memory format (faster convolutions with oneDNN / cuDNN tensor cores).
-    winograd:       CPU only: 3x3 stride-1 convolutions through NNPACK's Winograd transform (see
-                    winograd.py); with channels_last, only the stem before them runs channels-last.
-    cudnn_benchmark: let cuDNN pick the fastest algorithms for the input shape (CUDA only).
-    cuda_graphs:    capture the whole forward + argmax as one CUDA graph for a fixed input shape and
-                    replay it; a new shape is captured again (CUDA only).
-    jit:            torch.jit.trace + freeze + optimize_for_inference per input shape (CPU: oneDNN).
-    compile:        torch.compile (PyTorch >= 2.0 only; refused with a clear error on older PyTorch).
-    compile_head:   torch.compile only the final resize + argmax (CUDA, PyTorch >= 2.0 with Triton): one
-                    fused kernel reads the stride-4 scores and writes uint8 labels, instead of writing and
-                    re-reading full-resolution class maps. Combines with fuse and cuda_graphs.
+The options (``options.TorchOptions``: fuse, fold_bn, channels_last, winograd, cudnn_benchmark,
+cuda_graphs, jit, compile, compile_head) choose which rewrites of ``rewrites/`` this backend
+combines and how the result is run (eager, traced, compiled, replayed as a CUDA graph);
+``default_options`` adds the fastest measured choices for the model and device.
 Precision "fp16" runs the model in half precision and is refused on CPU (PyTorch's CPU half
 convolutions are slow or missing); use fp32 there.
 """
@@ -30,18 +16,21 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from swiftnet_ros.infer.backend import Backend, check_precision
-from swiftnet_ros.infer.fused import FusedSwiftNet, check_fusable, is_fusable
-from swiftnet_ros.infer.postprocess import bilinear_argmax, nearest_argmax
-from swiftnet_ros.infer.winograd import channels_last_stem, set_submodule, use_winograd
+from swiftnet_ros.infer.options import TorchOptions, make_options
+from swiftnet_ros.infer.postprocess import (
+    Postprocess,
+    bilinear_argmax,
+    compiled_head,
+    nearest_argmax,
+    resize_argmax,
+)
+from swiftnet_ros.infer.rewrites.fold_bn import fold_batchnorm
+from swiftnet_ros.infer.rewrites.fused import FusedSwiftNet, check_fusable, is_fusable
+from swiftnet_ros.infer.rewrites.winograd import channels_last_stem, nnpack_available, use_winograd
 
 LOG = logging.getLogger(__name__)
-
-TORCH_OPTIONS = ("fuse", "fold_bn", "channels_last", "winograd", "cudnn_benchmark", "cuda_graphs", "jit",
-                 "compile", "compile_head")
 
 
 def has_torch_compile() -> bool:
@@ -62,8 +51,6 @@ def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bo
     the others (pyramid) BN-folded with a compiled head (where Triton is installed; without it, not
     compiled). CPU: NNPACK's Winograd convolutions where available.
     """
-    from swiftnet_ros.infer.winograd import nnpack_available
-
     if device.type != "cuda":
         defaults = {"winograd": nnpack_available() and not chosen.get("fuse", False)}
     else:
@@ -76,115 +63,6 @@ def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bo
             defaults["compile" if fused else "compile_head"] = True
     defaults.update(chosen)
     return defaults
-
-
-def _count_uses(roots: List[object]) -> Dict[int, int]:
-    """How many times each autograd node is consumed (edges into it) in the graph below ``roots``."""
-    uses: Dict[int, int] = {}
-    keep = []  # hold the nodes so that their ids stay unique during the walk
-    stack = list(roots)
-    for root in roots:
-        uses[id(root)] = uses.get(id(root), 0) + 1
-    seen = set(id(r) for r in roots)
-    while stack:
-        node = stack.pop()
-        keep.append(node)
-        for child, _ in getattr(node, "next_functions", ()):
-            if child is None:
-                continue
-            uses[id(child)] = uses.get(id(child), 0) + 1
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append(child)
-    return uses
-
-
-def find_foldable_pairs(model: nn.Module, example: torch.Tensor) -> List[Tuple[str, str]]:
-    """(conv name, bn name) pairs where the BN's input is exactly the conv's output and nothing else uses it.
-
-    One forward is traced with autograd: a BN is foldable when its input's autograd node is the
-    convolution's node, that node has exactly one consumer, and both modules run once per forward
-    (a convolution shared between pyramid levels with separate BNs is not).
-    """
-    calls: Dict[str, int] = {}
-    conv_node: Dict[str, object] = {}
-    bn_input_node: Dict[str, object] = {}
-    handles = []
-
-    def conv_hook(name: str) -> Callable:
-        def hook(module: nn.Module, inputs: Tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            calls[name] = calls.get(name, 0) + 1
-            conv_node[name] = output.grad_fn
-        return hook
-
-    def bn_hook(name: str) -> Callable:
-        def hook(module: nn.Module, inputs: Tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            calls[name] = calls.get(name, 0) + 1
-            bn_input_node[name] = inputs[0].grad_fn
-        return hook
-
-    convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    bns = {n: m for n, m in model.named_modules()
-           if isinstance(m, nn.BatchNorm2d) and m.track_running_stats and m.running_mean is not None}
-    for name, module in convs.items():
-        handles.append(module.register_forward_hook(conv_hook(name)))
-    for name, module in bns.items():
-        handles.append(module.register_forward_hook(bn_hook(name)))
-    try:
-        with torch.enable_grad():
-            out = model(example.detach().clone().requires_grad_(True))
-        outputs = out if isinstance(out, (tuple, list)) else [out]
-        uses = _count_uses([o.grad_fn for o in outputs if o.grad_fn is not None])
-    finally:
-        for handle in handles:
-            handle.remove()
-    pairs = []
-    for bn_name, node in bn_input_node.items():
-        if node is None or calls.get(bn_name) != 1:
-            continue
-        for conv_name, cnode in conv_node.items():
-            if cnode is node and calls.get(conv_name) == 1 and uses.get(id(node)) == 1 \
-                    and convs[conv_name].out_channels == bns[bn_name].num_features:
-                pairs.append((conv_name, bn_name))
-    return pairs
-
-
-def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> List[Tuple[str, str]]:
-    """Fold foldable conv -> BN pairs of an eval-mode model in place; returns the folded pairs."""
-    if model.training:
-        raise ValueError("fold_batchnorm needs a model in eval mode (call model.eval() first)")
-    pairs = find_foldable_pairs(model, example)
-    modules = dict(model.named_modules())
-    for conv_name, bn_name in pairs:
-        fused = fuse_conv_bn_eval(modules[conv_name], modules[bn_name])
-        set_submodule(model, conv_name, fused)
-        set_submodule(model, bn_name, nn.Identity())
-    return pairs
-
-
-Postprocess = Callable[[torch.Tensor, Tuple[int, int], str], torch.Tensor]
-
-
-def resize_argmax(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
-    """Labels (N x H x W uint8) of the stride-4 logits resized to size=(H, W), as the model resizes them."""
-    if (int(logits.shape[-2]), int(logits.shape[-1])) != tuple(size):
-        if mode == "nearest":
-            logits = F.interpolate(logits, size=size, mode="nearest")
-        else:
-            logits = F.interpolate(logits, size=size, mode=mode, align_corners=False)
-    return logits.argmax(1).to(torch.uint8)
-
-
-def compiled_head() -> Postprocess:
-    """``resize_argmax`` compiled into one kernel, fed plane-contiguous (NCHW) scores: per class, the
-    loads of neighbouring pixels are then coalesced (on an H100 at 2048x1024: 0.35 ms with NHWC
-    scores, 0.07 ms with NCHW, bench/results/gpu_notes.md)."""
-    compiled = torch.compile(resize_argmax, dynamic=False)
-
-    def head(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
-        return compiled(logits.contiguous(), size, mode)
-
-    return head
 
 
 class _LabelsHead(nn.Module):
@@ -262,70 +140,71 @@ class CudaGraphRunner:
 
 
 class TorchBackend(Backend):
-    """Runs a SwiftNet nn.Module (never modified: a copy is optimised) on CPU or CUDA."""
+    """Runs a SwiftNet nn.Module (never modified: a copy is rewritten) on CPU or CUDA.
+
+    ``options``: ``TorchOptions`` fields as keywords (e.g. ``fuse=True``); kept, checked, as ``self.options``.
+    """
 
     name = "torch"
 
     def __init__(self, model: nn.Module, device: torch.device, precision: str = "fp32",
-                 fuse: bool = False, fold_bn: bool = True, channels_last: bool = True, winograd: bool = False,
-                 cudnn_benchmark: bool = True, cuda_graphs: bool = False, jit: bool = False,
-                 compile: bool = False, compile_head: bool = False) -> None:
+                 **options: bool) -> None:
         check_precision(precision, device)
-        if cuda_graphs and device.type != "cuda":
+        opts = make_options(TorchOptions, self.name, options)
+        if opts.cuda_graphs and device.type != "cuda":
             raise ValueError("cuda_graphs=True needs a CUDA device, got device {!r}".format(str(device)))
-        if winograd and device.type != "cpu":
+        if opts.winograd and device.type != "cpu":
             raise ValueError("winograd=True is a CPU option (NNPACK), got device {!r}".format(str(device)))
-        if compile and not has_torch_compile():
+        if opts.compile and not has_torch_compile():
             raise ValueError("compile=True needs torch.compile (PyTorch >= 2.0); this is PyTorch {}"
                              .format(torch.__version__))
-        if fuse and winograd:
+        if opts.fuse and opts.winograd:
             raise ValueError("choose one of fuse=True and winograd=True, not both")
-        if fuse:
+        if opts.fuse:
             check_fusable(model)
-        if compile_head and (device.type != "cuda" or not has_torch_compile()):
+            opts.fold_bn = False  # the fused model folds every BN itself
+        if opts.compile_head and (device.type != "cuda" or not has_torch_compile()):
             raise ValueError("compile_head=True needs a CUDA device and torch.compile (PyTorch >= 2.0)")
-        if jit and compile:
+        if opts.jit and opts.compile:
             raise ValueError("choose one of jit=True and compile=True, not both")
-        if jit and not hasattr(torch.jit, "optimize_for_inference"):
+        if opts.jit and not hasattr(torch.jit, "optimize_for_inference"):
             raise ValueError("jit=True needs torch.jit.optimize_for_inference (PyTorch >= 1.9); this is "
                              "PyTorch {}".format(torch.__version__))
         num_classes = int(model.config.num_classes) if hasattr(model, "config") else -1
         super().__init__(device, precision, num_classes)
+        self.options = opts
         model = copy.deepcopy(model).float().eval().cpu()  # rewritten on the CPU, then moved to the device
         for p in model.parameters():
             p.requires_grad_(False)
         self.folded: List[Tuple[str, str]] = []
-        if fuse:
+        if opts.fuse:
             model = FusedSwiftNet(model).eval()
-        elif fold_bn:
+        elif opts.fold_bn:
             self.folded = fold_batchnorm(model, torch.zeros(1, 3, 64, 64))
         self.winograd: List[str] = []
         self.stem: List[str] = []
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        if winograd:
+        self.memory_format = torch.channels_last if opts.channels_last else torch.contiguous_format
+        if opts.winograd:
             self.winograd = use_winograd(model)
-            if channels_last:
+            if opts.channels_last:
                 self.stem = channels_last_stem(model, torch.zeros(1, 3, 64, 64))
         else:
             model = model.to(memory_format=self.memory_format)
         model = model.to(device=device)
         if precision == "fp16":
             model = model.half()
-        if device.type == "cuda" and cudnn_benchmark:
+        if device.type == "cuda" and opts.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True  # process-wide by PyTorch's design
         self.model = model
         on_cpu = device.type == "cpu"
-        postprocess = compiled_head() if compile_head else resize_argmax
-        self.head = _LabelsHead(model, channels_last and on_cpu, sparse=on_cpu, postprocess=postprocess)
-        self.options = {"fuse": fuse, "fold_bn": fold_bn and not fuse, "channels_last": channels_last,
-                        "winograd": winograd, "cudnn_benchmark": cudnn_benchmark, "cuda_graphs": cuda_graphs,
-                        "jit": jit, "compile": compile, "compile_head": compile_head}
+        postprocess = compiled_head() if opts.compile_head else resize_argmax
+        self.head = _LabelsHead(model, opts.channels_last and on_cpu, sparse=on_cpu, postprocess=postprocess)
         self._traced: Dict[tuple, Callable] = {}
         self._compiled: Dict[str, Callable] = {}
-        self._graphs = CudaGraphRunner(self._run_labels) if cuda_graphs else None
+        self._graphs = CudaGraphRunner(self._run_labels) if opts.cuda_graphs else None
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if self.options["fuse"] and x.dtype == torch.uint8:
+        if self.options.fuse and x.dtype == torch.uint8:
             pass  # the fused model converts uint8 itself, in the same kernel as the normalisation
         elif self.precision == "fp16":
             x = x.half()
@@ -334,7 +213,7 @@ class TorchBackend(Backend):
     def _function(self, kind: str, x: torch.Tensor) -> Callable:
         """The callable for "logits" or "labels": eager, traced+frozen (per shape) or compiled."""
         module = self.head if kind == "labels" else self.model
-        if self.options["jit"]:
+        if self.options.jit:
             key = (kind, tuple(x.shape), x.dtype)
             if key not in self._traced:
                 with warnings.catch_warnings():
@@ -343,7 +222,7 @@ class TorchBackend(Backend):
                     frozen = torch.jit.freeze(traced.eval())
                     self._traced[key] = torch.jit.optimize_for_inference(frozen)
             return self._traced[key]
-        if self.options["compile"]:
+        if self.options.compile:
             if kind not in self._compiled:
                 self._compiled[kind] = torch.compile(module, dynamic=False)
             return self._compiled[kind]
@@ -353,14 +232,14 @@ class TorchBackend(Backend):
         """Run the callable for ``kind``; if torch.compile fails (no C compiler or Triton on this machine,
         an operator it cannot handle), say so once and go on without it: slower, but running."""
         function = self._function(kind, x)
-        if not (self.options["compile"] or self.options["compile_head"]):
+        if not (self.options.compile or self.options.compile_head):
             return function(x)
         try:
             return function(x)
         except Exception as error:  # noqa: BLE001 - any compiler failure; eager below re-raises real errors
             LOG.warning("torch.compile failed (%s: %s); running without it",
                         type(error).__name__, str(error).strip().splitlines()[0][:200] if str(error) else "")
-            self.options["compile"] = self.options["compile_head"] = False
+            self.options.compile = self.options.compile_head = False
             self.head.postprocess = resize_argmax
             self._compiled.clear()
             return self._function(kind, x)(x)
@@ -383,5 +262,5 @@ class TorchBackend(Backend):
             return self._run_labels(x)
 
     def describe(self) -> str:
-        flags = [k for k, v in self.options.items() if v and k != "cudnn_benchmark"]
+        flags = [name for name in self.options.enabled() if name != "cudnn_benchmark"]
         return "torch {} on {} ({})".format(self.precision, self.device, ", ".join(flags) or "eager")

@@ -20,9 +20,7 @@ import torch.nn as nn
 
 from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.metadata import encode_metadata
-
-ARGMAX_MODES = ("host", "in_graph")
-MIN_OPSET = 11
+from swiftnet_ros.infer.options import DEFAULT_OPSET, check_export
 
 
 class _ExportWrapper(nn.Module):
@@ -49,8 +47,8 @@ def check_input_size(input_size: Sequence[int]) -> Tuple[int, int]:
 
 
 def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[str], palette: object,
-                path: Optional[str] = None, opset: int = 13, fp16: bool = False, argmax: str = "host",
-                model_name: Optional[str] = None) -> bytes:
+                path: Optional[str] = None, opset: int = DEFAULT_OPSET, fp16: bool = False,
+                argmax: str = "host", model_name: Optional[str] = None) -> bytes:
     """Export ``model`` at input_size = (height, width); returns the ONNX bytes and writes them to ``path``.
 
     The graph is checked with onnx.checker and carries class names, palette, input size, upsample
@@ -60,11 +58,7 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
     import onnx
 
     height, width = check_input_size(input_size)
-    if argmax not in ARGMAX_MODES:
-        raise ValueError("argmax {!r}: expected one of {}".format(argmax, ", ".join(ARGMAX_MODES)))
-    if not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ValueError("opset {!r}: expected an integer >= {} (13 for TensorRT 8.2)"
-                         .format(opset, MIN_OPSET))
+    check_export(opset, argmax)
     config = getattr(model, "config", None)
     if config is None:
         raise ValueError("expected a SwiftNet model with a .config, got {}".format(type(model).__name__))

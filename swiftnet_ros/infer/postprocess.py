@@ -1,17 +1,39 @@
-"""Full-resolution labels from stride-4 logits without resizing every class map (CPU).
+"""Full-resolution labels from stride-4 logits: resized as inside the model, or without resizing
+every class map (CPU).
 
-Resizing 19 class maps to full resolution and taking the argmax costs about a tenth of an RN-18
-forward on a CPU. Bilinear interpolation is a convex combination of the 4 source pixels around
-an output pixel, and if one class wins at all 4 sources it wins for every convex combination of
-them. So the argmax is taken at stride 4, copied to the output pixels whose 4 sources agree, and
-the interpolated scores are computed only for the others (class boundaries, a few % of a trained
-model's pixels). The indices and weights follow PyTorch's bilinear resize (align_corners=False),
-so the labels equal ``F.interpolate(...).argmax(1)`` up to float rounding at exact ties.
+Resizing 19 class maps to full resolution and taking the argmax is a sizeable part of an RN-18
+forward on a CPU (bench/results/cpu_notes.md). Bilinear interpolation is a convex combination of
+the 4 source pixels around an output pixel, and if one class wins at all 4 sources it wins for
+every convex combination of them. So the argmax is taken at stride 4, copied to the output pixels
+whose 4 sources agree, and the interpolated scores are computed only for the others (class
+boundaries, a few % of a trained model's pixels). The indices and weights follow PyTorch's
+bilinear resize (align_corners=False), so the labels equal ``F.interpolate(...).argmax(1)`` up to
+float rounding at exact ties.
 """
 
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
+
+from swiftnet_ros.model.blocks import resize
+
+Postprocess = Callable[[torch.Tensor, Tuple[int, int], str], torch.Tensor]
+
+
+def resize_argmax(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
+    """Labels (N x H x W uint8) of the stride-4 logits resized to size=(H, W), as the model resizes them."""
+    return resize(logits, size, mode).argmax(1).to(torch.uint8)
+
+
+def compiled_head() -> Postprocess:
+    """``resize_argmax`` compiled into one kernel (torch.compile), fed plane-contiguous (NCHW) scores:
+    per class, the loads of neighbouring pixels are then coalesced (measured: bench/results/gpu_notes.md)."""
+    compiled = torch.compile(resize_argmax, dynamic=False)
+
+    def head(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
+        return compiled(logits.contiguous(), size, mode)
+
+    return head
 
 
 def linear_source(in_size: int, out_size: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor,

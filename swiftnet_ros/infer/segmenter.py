@@ -14,40 +14,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from swiftnet_ros.infer.backend import BACKENDS, Backend, check_precision, resolve_device
-from swiftnet_ros.infer.backend_torch import TORCH_OPTIONS
+from swiftnet_ros.infer.backend import Backend, check_precision, resolve_device
 from swiftnet_ros.infer.base import SegmentationResult, SegmenterBase, check_output_size
 from swiftnet_ros.infer.export import check_input_size
+from swiftnet_ros.infer.options import DEFAULT_OPSET
+from swiftnet_ros.infer.registry import (
+    BuildContext,
+    backend_entry,
+    build_backend,
+    check_backend,
+    check_options,
+    choose_backend,
+)
 from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
 
 LOG = logging.getLogger(__name__)
-
-BACKEND_OPTIONS = {
-    "torch": TORCH_OPTIONS,
-    "onnxruntime": ("threads", "optimization", "providers", "opset", "argmax"),
-    "tensorrt": ("workspace_mb", "timing_cache", "opset", "argmax"),
-}
-
-
-def choose_backend(backend: str, kind: str) -> str:
-    """The backend for ``backend`` ("auto" or a name) and a weights kind (preset/checkpoint/onnx/engine).
-
-    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> torch (on
-    CUDA: CUDA graphs, no engine build step; on CPU: Winograd convolutions, the fastest here, see
-    the README's CPU benchmark).
-    """
-    if backend not in BACKENDS:
-        raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
-    if kind == "engine":
-        if backend not in ("auto", "tensorrt"):
-            raise ValueError("a TensorRT engine runs only with backend 'tensorrt', not {!r}".format(backend))
-        return "tensorrt"
-    if kind == "onnx":
-        if backend == "torch":
-            raise ValueError("backend 'torch' needs a checkpoint or a preset, not an ONNX file; use "
-                             "backend 'onnxruntime' or 'tensorrt'")
-        return "onnxruntime" if backend == "auto" else backend
-    return "torch" if backend == "auto" else backend
 
 
 def check_file_precision(weights: str, kind: str, file_precision: str, precision: str, backend: str) -> None:
@@ -126,19 +107,16 @@ class Segmenter(SegmenterBase):
             cuDNN autotuning, tracing.
         engine_cache_dir, force_engine_rebuild: the TensorRT engine cache (default
             ~/.cache/swiftnet_ros/engines).
-        backend_options: backend-specific switches. torch: fuse, fold_bn, channels_last, winograd
-            (CPU; default on where NNPACK exists), cuda_graphs (default on CUDA), jit, compile,
-            compile_head, cudnn_benchmark (defaults: ``backend_torch.default_options``); onnxruntime:
-            threads, optimization, providers, opset, argmax; tensorrt: workspace_mb, timing_cache, opset,
-            argmax.
+        backend_options: the chosen backend's options by name (``options.TorchOptions``,
+            ``OnnxRuntimeOptions``, ``TensorRTOptions``); torch's unset ones get the fastest measured
+            choice for the model and device (``backend_torch.default_options``).
     """
 
     def __init__(self, weights: str, backend: str = "auto", precision: str = "fp32", device: str = "auto",
                  input_size: Optional[Tuple[int, int]] = None, output_size: str = "input", warmup: int = 1,
                  engine_cache_dir: Optional[str] = None, force_engine_rebuild: bool = False,
                  backend_options: Optional[Dict[str, Any]] = None) -> None:
-        if backend not in BACKENDS:
-            raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
+        check_backend(backend)
         self.device = resolve_device(device)
         self.precision = check_precision(precision, self.device)
         if not isinstance(warmup, int) or warmup < 0:
@@ -147,18 +125,12 @@ class Segmenter(SegmenterBase):
         self.input_size = check_input_size(input_size) if input_size is not None else None
         kind = weights_kind(weights)
         self.backend_name = choose_backend(backend, kind)
-        options = dict(backend_options or {})
-        unknown = sorted(set(options) - set(BACKEND_OPTIONS[self.backend_name]))
-        if unknown:
-            raise ValueError("unknown {} backend option(s) {}; expected some of {}".format(
-                self.backend_name, ", ".join(unknown), ", ".join(BACKEND_OPTIONS[self.backend_name])))
-        if self.backend_name == "tensorrt":
-            from swiftnet_ros.infer.backend_tensorrt import import_tensorrt
-
-            import_tensorrt()  # fail now, not at the first image
+        self._options = check_options(self.backend_name, backend_options)
+        entry = backend_entry(self.backend_name)
+        if entry.check_available is not None:
+            entry.check_available()  # fail now, not at the first image
         self.weights = weights
         self._engine_cache = (engine_cache_dir, force_engine_rebuild)
-        self._options = options
         self._model = None
         self._make_fixed: Optional[Callable[[Tuple[int, int]], Backend]] = None
         self.backend: Optional[Backend] = None
@@ -204,55 +176,19 @@ class Segmenter(SegmenterBase):
             return decode_metadata(json.load(f), meta_path)
 
     def _build(self, kind: str) -> None:
-        options = self._options
-        if self.backend_name == "torch":
-            from swiftnet_ros.infer.backend_torch import TorchBackend, default_options
+        """The backend now, or (fixed-size backends from a model, size unknown) at the first image."""
+        cache_dir, force = self._engine_cache
+        context = BuildContext(self.weights, kind, self.device, self.precision, model=self._model,
+                               export=self._export, engine_cache_dir=cache_dir, force_engine_rebuild=force)
 
-            torch_options = default_options(self._model, self.device, options)
-            if torch_options.get("compile"):
-                LOG.info("torch.compile: the first image of each size compiles the model (~10 s, desktop)")
-            self.backend = TorchBackend(self._model, self.device, self.precision, **torch_options)
-            return
-        export_options = {k: options.pop(k) for k in ("opset", "argmax") if k in options}
-        if kind == "onnx" and export_options:
-            raise ValueError("opset / argmax are export options; {} is already exported".format(self.weights))
-        if self.backend_name == "onnxruntime":
-            from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend
+        def make(size: Optional[Tuple[int, int]]) -> Backend:
+            return build_backend(self.backend_name, context, self._options, size)
 
-            if kind == "onnx":
-                self.backend = OnnxRuntimeBackend(self.weights, self.device, self.precision, **options)
-                return
+        self._make_fixed = make
+        if self.input_size is not None or not backend_entry(self.backend_name).fixed_size:
+            self.backend = make(self.input_size)
 
-            def make_onnxruntime(size: Tuple[int, int]) -> Backend:
-                onnx_bytes = self._export(size, **export_options)
-                return OnnxRuntimeBackend(onnx_bytes, self.device, self.precision, **options)
-
-            self._make_fixed = make_onnxruntime
-        else:
-            from swiftnet_ros.infer.backend_tensorrt import TensorRTBackend, engine_for_onnx
-
-            cache_dir, force = self._engine_cache
-            if kind == "engine":
-                with open(self.weights, "rb") as f:
-                    self.backend = TensorRTBackend(f.read(), self.device, self.precision)
-                return
-
-            def make_tensorrt(size: Tuple[int, int]) -> Backend:
-                if kind == "onnx":
-                    with open(self.weights, "rb") as f:
-                        onnx_bytes = f.read()
-                else:  # fp32 ONNX; fp16 is the builder's flag (more robust than fp16 ONNX)
-                    onnx_bytes = self._export(size, fp16=False, **export_options)
-                engine, path = engine_for_onnx(onnx_bytes, size, self.precision, self.device, cache_dir,
-                                               force, **options)
-                LOG.info("TensorRT engine %s", path)
-                return TensorRTBackend(engine, self.device, self.precision)
-
-            self._make_fixed = make_tensorrt
-        if self.input_size is not None:
-            self.backend = self._make_fixed(self.input_size)
-
-    def _export(self, size: Tuple[int, int], opset: int = 13, argmax: str = "host",
+    def _export(self, size: Tuple[int, int], opset: int = DEFAULT_OPSET, argmax: str = "host",
                 fp16: Optional[bool] = None) -> bytes:
         from swiftnet_ros.infer.export import export_onnx
 

@@ -12,16 +12,12 @@ import torch.nn.functional as F
 
 from swiftnet_ros.infer.backend import check_precision, resolve_device
 from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend, select_providers
-from swiftnet_ros.infer.backend_torch import (
-    TorchBackend,
-    find_foldable_pairs,
-    fold_batchnorm,
-    has_torch_compile,
-)
+from swiftnet_ros.infer.backend_torch import TorchBackend, has_torch_compile
 from swiftnet_ros.infer.export import export_onnx
 from swiftnet_ros.infer.postprocess import bilinear_argmax, nearest_argmax
+from swiftnet_ros.infer.rewrites.fold_bn import find_foldable_pairs, fold_batchnorm
+from swiftnet_ros.infer.rewrites.winograd import WinogradConv2d, nnpack_available, winograd_eligible
 from swiftnet_ros.infer.weights import load_torch_weights
-from swiftnet_ros.infer.winograd import WinogradConv2d, nnpack_available, winograd_eligible
 from swiftnet_ros.model import build_model
 
 CPU = torch.device("cpu")

@@ -4,14 +4,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from swiftnet_ros.infer.backend_torch import (
-    TorchBackend,
-    compiled_head,
-    default_options,
-    has_torch_compile,
-    resize_argmax,
-)
-from swiftnet_ros.infer.fused import FusedSwiftNet, PreActConv1x1, check_fusable
+from swiftnet_ros.infer.backend_torch import TorchBackend, default_options, has_torch_compile
+from swiftnet_ros.infer.postprocess import compiled_head, resize_argmax
+from swiftnet_ros.infer.rewrites.fused import FusedSwiftNet, PreActConv1x1, check_fusable
 from swiftnet_ros.model import build_model
 from swiftnet_ros.model.blocks import BNReLUConv
 
@@ -146,7 +141,7 @@ def test_a_failing_compiler_falls_back_to_eager_with_one_warning(monkeypatch, ca
     assert torch.equal(labels, eager) and torch.equal(again, eager)
     warnings = [r for r in caplog.records if "torch.compile failed" in r.getMessage()]
     assert len(warnings) == 1 and "no C compiler found" in warnings[0].getMessage()
-    assert not backend.options["compile"] and "compile" not in backend.describe()
+    assert not backend.options.compile and "compile" not in backend.describe()
 
 
 def test_compiled_head_gives_the_eager_labels() -> None:

@@ -1,11 +1,11 @@
 """Winograd 3x3 convolutions on CPU through NNPACK, which PyTorch ships but uses only for batches >= 16.
 
 On CPU most of SwiftNet-RN18's multiply-accumulates are 3x3 stride-1 convolutions; NNPACK's
-Winograd F(6x6, 3x3) needs about a quarter of the multiplications of a direct convolution, and
-measured 1.7-2.6x faster than oneDNN per layer on the 2-core AMD EPYC here at 1024x512, with
-fp32 results within ~1e-5 relative. NNPACK works on NCHW tensors, while oneDNN's stem
-convolution and max-pooling are much faster channels-last; ``channels_last_stem`` therefore
-runs the modules before the first Winograd convolution channels-last and the rest NCHW.
+Winograd F(6x6, 3x3) needs about a quarter of the multiplications of a direct convolution, with
+fp32 results equal up to rounding (measurements: bench/results/cpu_notes.md). NNPACK works on NCHW
+tensors, while oneDNN's stem convolution and max-pooling are faster channels-last;
+``channels_last_stem`` therefore runs the modules before the first Winograd convolution
+channels-last and the rest NCHW.
 """
 
 from typing import List
@@ -14,7 +14,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Below this many output pixels NNPACK's transforms cost more than they save (512 x 8 x 16: slower).
+from swiftnet_ros.infer.rewrites.surgery import set_submodule
+
+# Below this many output pixels NNPACK's transforms cost more than they save (bench/results/cpu_notes.md).
 MIN_PIXELS = 512
 
 
@@ -47,14 +49,6 @@ class WinogradConv2d(nn.Module):
             weight = self.weight.contiguous()
             return torch._nnpack_spatial_convolution(x.contiguous(), weight, self.bias, self.padding, [1, 1])
         return F.conv2d(x, self.weight, self.bias, 1, self.padding)
-
-
-def set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent = model
-    parts = name.split(".")
-    for part in parts[:-1]:
-        parent = getattr(parent, part)
-    setattr(parent, parts[-1], module)
 
 
 def use_winograd(model: nn.Module) -> List[str]:

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from swiftnet_ros.infer.rewrites.fold_bn import fold_batchnorm
 from swiftnet_ros.model.blocks import BNReLUConv, SeparableConv2d, resize, spatial_size
 
 Tensor = torch.Tensor
@@ -198,8 +199,6 @@ class FusedResNet18(nn.Module):
 
 def folded_encoder(encoder: nn.Module, input_scale: Tensor) -> nn.Module:
     """Any other encoder (MobileNet V2): a copy with conv -> BN folded and the 1/std in its first conv."""
-    from swiftnet_ros.infer.backend_torch import fold_batchnorm
-
     encoder = copy.deepcopy(encoder).float().eval()
     fold_batchnorm(encoder, torch.zeros(1, 3, 64, 64))
     first = next(m for m in encoder.modules() if isinstance(m, nn.Conv2d))

@@ -1,0 +1,223 @@
+"""The backend registry: each backend's name, its options class and the factory that builds it.
+
+Everything that picks, configures or builds a backend asks here (the Segmenter, the node, the
+benchmarks), so a backend is added in one place: an options dataclass in ``options.py``, a
+factory below and one ``BackendEntry`` in ``_ENTRIES``. Backend modules are imported by the
+factories only, so naming and checking options needs no torch, onnxruntime or TensorRT.
+"""
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
+
+from swiftnet_ros.infer.options import (
+    EXPORT_OPTIONS,
+    OnnxRuntimeOptions,
+    TensorRTOptions,
+    TorchOptions,
+    make_options,
+    switch_names,
+)
+
+if TYPE_CHECKING:  # annotations only: this module imports no torch
+    import torch
+
+    from swiftnet_ros.infer.backend import Backend
+
+LOG = logging.getLogger(__name__)
+
+AUTO = "auto"
+Size = Tuple[int, int]
+
+
+@dataclass
+class BuildContext:
+    """What a factory builds a backend from.
+
+    ``kind``: "preset" | "checkpoint" | "onnx" | "engine" (``weights.weights_kind``); ``model``: the
+    loaded nn.Module for presets and checkpoints; ``export(size, opset=..., argmax=..., fp16=...)``:
+    that model's ONNX bytes at a size (the Segmenter's export, with its class names and palette).
+    """
+
+    weights: str
+    kind: str
+    device: "torch.device"
+    precision: str
+    model: Any = None
+    export: Optional[Callable[..., bytes]] = None
+    engine_cache_dir: Optional[str] = None
+    force_engine_rebuild: bool = False
+
+
+Factory = Callable[[BuildContext, Dict[str, Any], Optional[Size]], "Backend"]
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """One backend: ``options`` its options dataclass; ``build(context, options, size)`` the factory
+    (``options``: the caller's checked choices, a dict so that defaults can depend on the model and
+    device); ``fixed_size``: it runs a graph of static shape, built for one input size (None: the
+    Segmenter builds it at the first image); ``threads_option``: the option that sets its CPU
+    threads (None: it uses torch's, ``torch.set_num_threads``); ``check_available``: raises now when
+    the runtime is missing, rather than at the first image."""
+
+    name: str
+    options: type
+    build: Factory
+    fixed_size: bool
+    threads_option: Optional[str] = None
+    check_available: Optional[Callable[[], object]] = None
+
+
+# ---------------------------------------------------------------------------- factories
+def _build_torch(context: BuildContext, options: Dict[str, Any], size: Optional[Size]) -> "Backend":
+    from swiftnet_ros.infer.backend_torch import TorchBackend, default_options
+
+    chosen = default_options(context.model, context.device, options)
+    if chosen.get("compile"):
+        LOG.info("torch.compile: the first image of each size compiles the model (~10 s, desktop)")
+    return TorchBackend(context.model, context.device, context.precision, **chosen)
+
+
+def _split_export(context: BuildContext, options: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(export options, the rest); export options for a file that is already exported are refused."""
+    export = {k: v for k, v in options.items() if k in EXPORT_OPTIONS}
+    if export and context.kind in ("onnx", "engine"):
+        raise ValueError("{} are export options; {} is already exported".format(
+            " / ".join(EXPORT_OPTIONS), context.weights))
+    return export, {k: v for k, v in options.items() if k not in EXPORT_OPTIONS}
+
+
+def _build_onnxruntime(context: BuildContext, options: Dict[str, Any], size: Optional[Size]) -> "Backend":
+    from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend
+
+    export, runtime = _split_export(context, options)
+    source = context.weights if context.kind == "onnx" else context.export(size, **export)
+    return OnnxRuntimeBackend(source, context.device, context.precision, **runtime)
+
+
+def _build_tensorrt(context: BuildContext, options: Dict[str, Any], size: Optional[Size]) -> "Backend":
+    from swiftnet_ros.infer.backend_tensorrt import TensorRTBackend, engine_for_onnx
+
+    export, build = _split_export(context, options)
+    if context.kind == "engine":
+        with open(context.weights, "rb") as f:
+            return TensorRTBackend(f.read(), context.device, context.precision)
+    if context.kind == "onnx":
+        with open(context.weights, "rb") as f:
+            onnx_bytes = f.read()
+    else:  # fp32 ONNX; fp16 is the builder's flag (more robust than fp16 ONNX)
+        onnx_bytes = context.export(size, fp16=False, **export)
+    settings = TensorRTOptions(**build)
+    engine, path = engine_for_onnx(onnx_bytes, size, context.precision, context.device,
+                                   context.engine_cache_dir, context.force_engine_rebuild,
+                                   workspace_mb=settings.workspace_mb, timing_cache=settings.timing_cache)
+    LOG.info("TensorRT engine %s", path)
+    return TensorRTBackend(engine, context.device, context.precision)
+
+
+def _import_tensorrt() -> object:
+    from swiftnet_ros.infer.backend_tensorrt import import_tensorrt
+
+    return import_tensorrt()
+
+
+_ENTRIES = OrderedDict((entry.name, entry) for entry in (
+    BackendEntry("torch", TorchOptions, _build_torch, fixed_size=False),
+    BackendEntry("onnxruntime", OnnxRuntimeOptions, _build_onnxruntime, fixed_size=True,
+                 threads_option="threads"),
+    BackendEntry("tensorrt", TensorRTOptions, _build_tensorrt, fixed_size=True,
+                 check_available=_import_tensorrt),
+))
+
+BACKENDS = (AUTO,) + tuple(_ENTRIES)  # what a user may ask for: "auto" or a registered backend
+
+
+# ---------------------------------------------------------------------------- queries
+def backend_entry(name: str) -> BackendEntry:
+    """The registered backend ``name``, or a ValueError naming the valid ones."""
+    if name not in _ENTRIES:
+        raise ValueError("unknown backend {!r}; expected one of {}".format(name, ", ".join(_ENTRIES)))
+    return _ENTRIES[name]
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is "auto" or a registered backend, else a ValueError naming the valid ones."""
+    if backend not in BACKENDS:
+        raise ValueError("unknown backend {!r}; expected one of {}".format(backend, ", ".join(BACKENDS)))
+    return backend
+
+
+def choose_backend(backend: str, kind: str) -> str:
+    """The backend for ``backend`` ("auto" or a name) and a weights kind (preset/checkpoint/onnx/engine).
+
+    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> torch (on
+    CUDA: CUDA graphs, no engine build step; on CPU: Winograd convolutions, the fastest here, see
+    the README's CPU benchmark).
+    """
+    check_backend(backend)
+    if kind == "engine":
+        if backend not in (AUTO, "tensorrt"):
+            raise ValueError("a TensorRT engine runs only with backend 'tensorrt', not {!r}".format(backend))
+        return "tensorrt"
+    if kind == "onnx":
+        if backend == "torch":
+            raise ValueError("backend 'torch' needs a checkpoint or a preset, not an ONNX file; use "
+                             "backend 'onnxruntime' or 'tensorrt'")
+        return "onnxruntime" if backend == AUTO else backend
+    return "torch" if backend == AUTO else backend
+
+
+def check_options(backend: str, options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The caller's options for ``backend`` as a dict, after checking every name and value against
+    the backend's options class (ValueError naming the bad one)."""
+    chosen = dict(options or {})
+    make_options(backend_entry(backend).options, backend, chosen)
+    return chosen
+
+
+def thread_options(backend: str, threads: Optional[int]) -> Dict[str, Any]:
+    """The options that give ``backend`` ``threads`` CPU threads ({} where it uses torch's threads)."""
+    name = backend_entry(backend).threads_option
+    return {name: int(threads)} if name and threads else {}
+
+
+def build_backend(backend: str, context: BuildContext, options: Optional[Mapping[str, Any]],
+                  size: Optional[Size]) -> "Backend":
+    """Build ``backend`` from ``context``; ``size`` = (H, W) for fixed-size backends built from a model."""
+    return backend_entry(backend).build(context, check_options(backend, options), size)
+
+
+def parse_backend_token(token: str) -> Tuple[str, Dict[str, bool]]:
+    """A benchmark's backend token: "torch+jit-winograd" -> ("torch", {"jit": True, "winograd": False}).
+
+    The name must be registered (or "auto", without switches) and each ``+name`` / ``-name`` an
+    on/off option of that backend.
+    """
+    token = token.strip()
+    name, options, i = "", {}, 0
+    while i < len(token) and token[i] not in "+-":
+        name += token[i]
+        i += 1
+    rest = token[i:]
+    while rest:
+        sign, rest = rest[0], rest[1:]
+        j = 0
+        while j < len(rest) and rest[j] not in "+-":
+            j += 1
+        option, rest = rest[:j], rest[j:]
+        if not option:
+            raise ValueError("backend {!r}: empty option after {!r}".format(token, sign))
+        options[option] = sign == "+"
+    if not name:
+        raise ValueError("empty backend name in {!r}".format(token))
+    if name == AUTO and not options:
+        return name, options
+    switches = switch_names(backend_entry(name).options)
+    bad = sorted(set(options) - set(switches))
+    if bad:
+        raise ValueError("backend {!r}: {} not an on/off option of the {} backend; expected some of {}"
+                         .format(token, ", ".join(bad), name, ", ".join(switches) or "(none)"))
+    return name, options
+

@@ -178,7 +178,10 @@ def check_options(backend: str, options: Optional[Mapping[str, Any]]) -> Dict[st
 
 
 def thread_options(backend: str, threads: Optional[int]) -> Dict[str, Any]:
-    """The options that give ``backend`` ``threads`` CPU threads ({} where it uses torch's threads)."""
+    """The options that give ``backend`` ``threads`` CPU threads ({} where it uses torch's threads, as
+    "auto" does for a model: resolve "auto" with ``choose_backend`` first where weights may be ONNX)."""
+    if check_backend(backend) == AUTO:
+        return {}
     name = backend_entry(backend).threads_option
     return {name: int(threads)} if name and threads else {}
 

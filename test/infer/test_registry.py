@@ -1,0 +1,114 @@
+"""The backend registry and the options dataclasses: names, checks, bench tokens, threads, building."""
+
+import pytest
+import torch
+
+from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend
+from swiftnet_ros.infer.backend_torch import TorchBackend
+from swiftnet_ros.infer.options import OnnxRuntimeOptions, TensorRTOptions, TorchOptions, switch_names
+from swiftnet_ros.infer.registry import (
+    BACKENDS,
+    BuildContext,
+    backend_entry,
+    build_backend,
+    check_options,
+    choose_backend,
+    parse_backend_token,
+    thread_options,
+)
+from swiftnet_ros.infer.weights import load_torch_weights
+
+CPU = torch.device("cpu")
+
+
+def test_every_backend_is_registered_with_its_options_class():
+    assert BACKENDS == ("auto", "torch", "onnxruntime", "tensorrt")
+    assert backend_entry("torch").options is TorchOptions
+    assert backend_entry("onnxruntime").options is OnnxRuntimeOptions
+    assert backend_entry("tensorrt").options is TensorRTOptions
+    assert not backend_entry("torch").fixed_size and backend_entry("tensorrt").fixed_size
+    with pytest.raises(ValueError, match="unknown backend 'tourch'; expected one of torch, onnxruntime, "
+                                         "tensorrt$"):
+        backend_entry("tourch")
+    with pytest.raises(ValueError, match="unknown backend 'tourch'; expected one of auto, torch"):
+        choose_backend("tourch", "preset")
+
+
+def test_unknown_options_and_bad_values_name_themselves():
+    with pytest.raises(ValueError, match="unknown torch backend option.s. cuda_graph; expected some of fuse, "
+                                         "fold_bn, channels_last"):
+        check_options("torch", {"cuda_graph": True})
+    with pytest.raises(ValueError, match="torch backend option fuse must be true or false, got 'yes'"):
+        check_options("torch", {"fuse": "yes"})
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        check_options("onnxruntime", {"threads": 0})
+    with pytest.raises(ValueError, match="argmax 'gpu'"):
+        check_options("tensorrt", {"argmax": "gpu"})
+    with pytest.raises(ValueError, match="workspace_mb must be >= 1"):
+        check_options("tensorrt", {"workspace_mb": 0})
+    with pytest.raises(ValueError, match="unknown onnxruntime backend option.s. workspace_mb"):
+        check_options("onnxruntime", {"workspace_mb": 64})
+    # what the caller chose comes back as given: the torch defaults depend on the model and device
+    assert check_options("torch", {"jit": True}) == {"jit": True}
+    assert check_options("onnxruntime", None) == {}
+    with pytest.raises(ValueError, match="unknown torch backend option.s. bogus"):
+        TorchBackend(build_model_cpu(), CPU, bogus=True)
+
+
+def build_model_cpu() -> torch.nn.Module:
+    model, _ = load_torch_weights("mnv2")
+    return model
+
+
+def test_options_dataclasses_hold_the_defaults():
+    assert TorchOptions().enabled() == ["fold_bn", "channels_last", "cudnn_benchmark"]
+    assert switch_names(TorchOptions)[0] == "fuse" and "compile_head" in switch_names(TorchOptions)
+    assert switch_names(OnnxRuntimeOptions) == ()
+    assert OnnxRuntimeOptions().optimization == "all" and TensorRTOptions().workspace_mb == 1024
+
+
+def test_bench_tokens_are_checked_against_the_registry():
+    assert parse_backend_token("torch+jit-fold_bn") == ("torch", {"jit": True, "fold_bn": False})
+    assert parse_backend_token("onnxruntime") == ("onnxruntime", {})
+    assert parse_backend_token("auto") == ("auto", {})
+    with pytest.raises(ValueError, match="empty option"):
+        parse_backend_token("torch+")
+    with pytest.raises(ValueError, match="'torch\\+jitt': jitt not an on/off option of the torch backend"):
+        parse_backend_token("torch+jitt")
+    with pytest.raises(ValueError, match="threads not an on/off option of the onnxruntime backend"):
+        parse_backend_token("onnxruntime+threads")
+    with pytest.raises(ValueError, match="unknown backend 'tourch'"):
+        parse_backend_token("tourch")
+
+
+def test_thread_options_reach_the_backend_that_takes_them():
+    assert thread_options("onnxruntime", 2) == {"threads": 2}
+    assert thread_options("torch", 2) == {} and thread_options("tensorrt", 2) == {}
+    assert thread_options("auto", 2) == {} and thread_options("onnxruntime", None) == {}
+    with pytest.raises(ValueError, match="unknown backend"):
+        thread_options("tourch", 2)
+
+
+def test_build_backend_exports_for_fixed_size_backends_and_refuses_export_options_for_files(tmp_path):
+    model = build_model_cpu()
+    exports = []
+
+    def export(size, **options):
+        from swiftnet_ros.infer.export import export_onnx
+
+        exports.append((size, options))
+        return export_onnx(model, size, ["c{}".format(i) for i in range(model.config.num_classes)],
+                           [[0, 0, 0]] * model.config.num_classes, **options)
+
+    context = BuildContext("mnv2", "preset", CPU, "fp32", model=model, export=export)
+    torch_backend = build_backend("torch", context, {"winograd": False}, None)
+    assert isinstance(torch_backend, TorchBackend) and not torch_backend.options.winograd
+    ort = build_backend("onnxruntime", context, {"threads": 1, "opset": 13}, (32, 64))
+    assert isinstance(ort, OnnxRuntimeBackend) and ort.fixed_size == (32, 64)
+    assert exports == [((32, 64), {"opset": 13})] and ort.options.threads == 1
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(export((32, 64)))
+    from_file = BuildContext(str(onnx_file), "onnx", CPU, "fp32")
+    assert build_backend("onnxruntime", from_file, {"threads": 1}, None).fixed_size == (32, 64)
+    with pytest.raises(ValueError, match="opset / argmax are export options; .*m.onnx is already exported"):
+        build_backend("onnxruntime", from_file, {"argmax": "in_graph"}, None)

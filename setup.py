@@ -11,8 +11,8 @@ setup(
     install_requires=["numpy", "pyyaml"],
     entry_points={
         "console_scripts": [
-            "swiftnet-ros = swiftnet_ros.cli:main",
-            "segmentation_node = swiftnet_ros.ros.node:main",
+            "swiftnet-ros = swiftnet_ros.commands.main:main",
+            "segmentation_node = swiftnet_ros.commands.segmentation_node:main",
         ]
     },
 )

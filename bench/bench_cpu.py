@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from swiftnet_ros.cli import main
+from swiftnet_ros.commands.main import main
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 BACKENDS = "torch,torch-winograd,torch-winograd-fold_bn,onnxruntime"

@@ -30,12 +30,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from swiftnet_ros.data.synthetic import make_scene  # noqa: E402
 from swiftnet_ros.files import write_json_atomic  # noqa: E402
 from swiftnet_ros.infer.backend_torch import TorchBackend, has_torch_compile  # noqa: E402
-from swiftnet_ros.infer.bench_cli import format_table, machine_info, percentile  # noqa: E402
-from swiftnet_ros.infer.fused import FusedConv, is_fusable  # noqa: E402
+from swiftnet_ros.infer.rewrites.fused import FusedConv, is_fusable  # noqa: E402
 from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch  # noqa: E402
 from swiftnet_ros.infer.weights import load_torch_weights  # noqa: E402
 from swiftnet_ros.model.profile import profile_model  # noqa: E402
 from swiftnet_ros.sizes import parse_size  # noqa: E402
+from swiftnet_ros.tools.benchmark import format_table, machine_info, percentile  # noqa: E402
 
 DEMO_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "demo", "swiftnet_demo.pt")

@@ -18,7 +18,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm,
 python3 -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__)"
 start=$(date +%s)
-timeout "$TRAIN_S" python3 -m swiftnet_ros.cli train --model rn18 --dataset synthetic --size 256 512 \
+timeout "$TRAIN_S" python3 -m swiftnet_ros.commands.main train --model rn18 --dataset synthetic --size 256 512 \
     --train-num 400 --val-seed 1000000 --val-num 8 --epochs 25 --batch-size 16 --eval-every 1 \
     --workers 8 --device cuda --amp --lr 1e-3 --encoder-lr 1e-3 --loss boundary --crop-size 0 \
     --scale-min 1 --scale-max 1 --no-save-fp16 --out-dir runs/gpu/rn18 --no-progress \

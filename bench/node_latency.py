@@ -30,16 +30,15 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
+from swiftnet_ros.msg import SegmentationInfo
 from tqdm import tqdm
 
+from swiftnet_ros.tools import processes
+from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
+from swiftnet_ros.tools.node_client import RosClient, sample_image
+from swiftnet_ros.tools.processes import NodeProcess, unique_namespace
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test"))
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-
-from node_helpers import NodeProcess, RosClient, ros_init, sample_image, unique_namespace  # noqa: E402
-from swiftnet_ros.msg import SegmentationInfo  # noqa: E402
-
-from swiftnet_ros.ros.image_conversion import rgb_to_image_fields  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 
@@ -161,7 +160,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     fields = rgb_to_image_fields(sample_image(11, height, width))
 
     load_before = os.getloadavg()[0]
-    ros_init()
+    processes.isolate()  # a DDS domain of our own, shared with the node process
+    rclpy.init()
     namespace = unique_namespace("bench")
     params = {"weights": args.weights, "backend": args.backend, "input_size": args.size, "warmup": 2,
               "diagnostics_period": 0.5, "cpu_threads": args.cpu_threads}

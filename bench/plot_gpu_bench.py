@@ -12,7 +12,7 @@ from typing import List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from swiftnet_ros.infer.bench_cli import plot_results  # noqa: E402
+from swiftnet_ros.tools.benchmark import plot_results  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:

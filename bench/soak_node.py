@@ -20,20 +20,12 @@ import numpy as np
 import rclpy
 from tqdm import tqdm
 
+from swiftnet_ros.tools import processes
+from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
+from swiftnet_ros.tools.node_client import RosClient, sample_image
+from swiftnet_ros.tools.processes import NodeProcess, process_figures, unique_namespace
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test"))
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-
-from node_helpers import (  # noqa: E402
-    NodeProcess,
-    RosClient,
-    process_figures,
-    ros_init,
-    sample_image,
-    unique_namespace,
-)
-
-from swiftnet_ros.ros.image_conversion import rgb_to_image_fields  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 WARMUP = 200
@@ -75,7 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               for seed, encoding in enumerate(["rgb8", "bgr8", "yuv422", "bayer_rggb8", "mono8"])]
     malformed = dict(images[0], height=height + 1)
 
-    ros_init()
+    processes.isolate()  # a DDS domain of our own, shared with the node process
+    rclpy.init()
     namespace = unique_namespace("soak")
     params = {"weights": args.weights, "backend": args.backend, "input_qos": "reliable",
               "publish_overlay": True, "warmup": 1, "error_log_period": 60.0}

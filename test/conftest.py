@@ -1,10 +1,12 @@
-"""Shared test set-up: large images between processes need Fast DDS's LARGE_DATA transports."""
-
-import os
+"""Shared test set-up: this test process and the ROS 2 processes it starts get a DDS domain of their
+own, discovery on this machine only and Fast DDS's LARGE_DATA transports (large images between
+processes need them)."""
 
 import pytest
 
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+from swiftnet_ros.tools.processes import isolate
+
+DOMAIN_ID = isolate()  # before any test imports rclpy: one domain for this whole test process
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ shorter than a row, or ``data`` whose length is not ``step * height`` raises
 past its buffer. Raw images are wrapped as numpy views of the message buffer (no copy) where the
 encoding allows it (rgb8, bgr8, rgba8, bgra8, mono8); YUV 4:2:2 and Bayer images are converted
 with OpenCV; 16-bit encodings keep their high byte.
-
-The ROS 2 ``cv_bridge`` is not a dependency (it is not installable from PyPI); it is used only
-through ``image_to_rgb_cv_bridge`` when someone asks for it explicitly.
+The ROS 2 ``cv_bridge`` is not a dependency (it is not installable from PyPI). Camera encoders for
+every encoding (what bags and tests send) are in ``swiftnet_ros.tools.camera_encoding``; the node
+itself writes only rgb8 and mono8.
 """
 
 import array
@@ -57,6 +57,7 @@ SUPPORTED_ENCODINGS = tuple(_LAYOUTS)
 # OpenCV names a Bayer pattern after the second row's 2nd and 3rd pixels, so ROS's rggb is its BG.
 _BAYER_CODES = {"rggb": "COLOR_BayerBG2RGB", "bggr": "COLOR_BayerRG2RGB",
                 "gbrg": "COLOR_BayerGR2RGB", "grbg": "COLOR_BayerGB2RGB"}
+BAYER_PATTERNS = tuple(_BAYER_CODES)  # pixel families of the Bayer encodings, row by row
 
 # A compressed image whose header declares more pixels than this is refused before decoding.
 MAX_COMPRESSED_PIXELS = 1 << 26
@@ -92,15 +93,21 @@ def _byte_view(data: Any) -> memoryview:
     return view.cast("B") if view.ndim != 1 or view.format != "B" else view
 
 
+def encoding_layout(encoding: Any) -> Tuple[str, int, int]:
+    """(pixel family such as "rgb", "uyvy" or "rggb", channels per pixel, bytes per channel)."""
+    if not isinstance(encoding, str) or encoding not in _LAYOUTS:
+        raise ImageConversionError("unsupported encoding {!r}; expected one of: {}".format(
+            encoding, ", ".join(SUPPORTED_ENCODINGS)))
+    return _LAYOUTS[encoding]
+
+
 def check_image(encoding: Any, height: Any, width: Any, step: Any, data_length: int,
                 is_bigendian: Any = 0) -> Tuple[int, int]:
     """Validate the fields of a raw image without touching its data; return (channels, depth).
 
     Cheap enough for a subscription callback: it decides whether a frame is worth keeping.
     """
-    if not isinstance(encoding, str) or encoding not in _LAYOUTS:
-        raise ImageConversionError("unsupported encoding {!r}; expected one of: {}".format(
-            encoding, ", ".join(SUPPORTED_ENCODINGS)))
+    _, channels, depth = encoding_layout(encoding)
     height = _as_int("height", height)
     width = _as_int("width", width)
     step = _as_int("step", step)
@@ -109,7 +116,6 @@ def check_image(encoding: Any, height: Any, width: Any, step: Any, data_length: 
             width, height))
     if not isinstance(is_bigendian, numbers.Integral) or is_bigendian not in (0, 1):
         raise ImageConversionError("is_bigendian is {!r}; expected 0 or 1".format(is_bigendian))
-    _, channels, depth = _LAYOUTS[encoding]
     row_bytes = width * channels * depth
     if step < row_bytes:
         raise ImageConversionError("step {} is shorter than one {} row of width {} ({} bytes)".format(
@@ -158,18 +164,6 @@ def _pixels_to_rgb(family: str, pixels: np.ndarray) -> np.ndarray:
     if family == "yuyv":
         return cv2.cvtColor(pixels, cv2.COLOR_YUV2RGB_YUY2)
     return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), getattr(cv2, _BAYER_CODES[family]))
-
-
-def image_to_rgb_cv_bridge(msg: Any) -> np.ndarray:
-    """Convert a sensor_msgs/Image with the ROS 2 cv_bridge, for those who have it (not the default)."""
-    try:
-        from cv_bridge import CvBridge
-    except ImportError as exc:
-        raise ImageConversionError("cv_bridge is not importable: {}".format(exc)) from None
-    try:
-        return CvBridge().imgmsg_to_cv2(msg, desired_encoding="rgb8")
-    except Exception as exc:  # cv_bridge raises its own error types
-        raise ImageConversionError("cv_bridge could not convert the image: {}".format(exc)) from None
 
 
 def _compressed_kind(format: Any) -> str:
@@ -262,7 +256,11 @@ def compressed_to_rgb(format: str, data: Any) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _fields(pixels: np.ndarray, encoding: str, is_bigendian: int, row_padding: int) -> Dict[str, Any]:
+def pack_fields(pixels: np.ndarray, encoding: str, row_padding: int = 0) -> Dict[str, Any]:
+    """Fields of a sensor_msgs/Image whose rows are ``pixels`` (H, W[, C]) packed, plus ``row_padding``.
+
+    ``data`` is an ``array.array('B')``: rclpy takes it without checking every byte.
+    """
     pixels = np.ascontiguousarray(pixels)
     height, width = pixels.shape[:2]
     row = pixels.reshape(height, -1).view(np.uint8)
@@ -270,66 +268,17 @@ def _fields(pixels: np.ndarray, encoding: str, is_bigendian: int, row_padding: i
         row = np.concatenate([row, np.zeros((height, row_padding), np.uint8)], axis=1)
     data = array.array("B")
     data.frombytes(np.ascontiguousarray(row).tobytes())
-    return {"height": int(height), "width": int(width), "encoding": encoding, "is_bigendian": is_bigendian,
+    return {"height": int(height), "width": int(width), "encoding": encoding, "is_bigendian": 0,
             "step": int(row.shape[1]), "data": data}
 
 
-def _rgb_to_yuv422(rgb: np.ndarray, uyvy: bool) -> np.ndarray:
-    """BT.601 limited range with each horizontal pair sharing the mean chroma (what cameras send)."""
-    x = rgb.astype(np.float32)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    y = 16.0 + 0.257 * r + 0.504 * g + 0.098 * b
-    u = 128.0 - 0.148 * r - 0.291 * g + 0.439 * b
-    v = 128.0 + 0.439 * r - 0.368 * g - 0.071 * b
-    u = (u[:, 0::2] + u[:, 1::2]) / 2.0
-    v = (v[:, 0::2] + v[:, 1::2]) / 2.0
-    y0, y1 = y[:, 0::2], y[:, 1::2]
-    quad = np.stack([u, y0, v, y1] if uyvy else [y0, u, y1, v], axis=-1)
-    return np.clip(np.rint(quad), 0, 255).astype(np.uint8).reshape(rgb.shape[0], rgb.shape[1], 2)
-
-
-def _rgb_to_bayer(rgb: np.ndarray, pattern: str) -> np.ndarray:
-    channel = {"r": 0, "g": 1, "b": 2}
-    mosaic = np.empty(rgb.shape[:2], np.uint8)
-    for index, letter in enumerate(pattern):
-        dy, dx = divmod(index, 2)
-        mosaic[dy::2, dx::2] = rgb[dy::2, dx::2, channel[letter]]
-    return mosaic
-
-
-def rgb_to_image_fields(array_: np.ndarray, encoding: str = "rgb8", row_padding: int = 0) -> Dict[str, Any]:
-    """Fields of a sensor_msgs/Image holding an (H, W, 3) uint8 RGB array in ``encoding``.
-
-    ``data`` is an ``array.array('B')``: rclpy takes it without checking every byte. Every encoding
-    that image_to_rgb reads can be written (16-bit ones little-endian, each byte repeated), which
-    is what tests and synthetic bags need; ``row_padding`` adds bytes to each row (``step``).
-    """
-    rgb = np.asarray(array_)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+def rgb8_fields(rgb: np.ndarray) -> Dict[str, Any]:
+    """Fields of an rgb8 sensor_msgs/Image holding an (H, W, 3) uint8 array (colour, overlay)."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
         raise ValueError("expected a non-empty (H, W, 3) uint8 RGB array, got {} {}".format(
             rgb.dtype, rgb.shape))
-    if encoding not in _LAYOUTS:
-        raise ValueError("unsupported encoding {!r}; expected one of: {}".format(
-            encoding, ", ".join(SUPPORTED_ENCODINGS)))
-    if row_padding < 0:
-        raise ValueError("row_padding must be >= 0, got {}".format(row_padding))
-    family, channels, depth = _LAYOUTS[encoding]
-    if channels == 2 and rgb.shape[1] % 2:
-        raise ValueError("{} needs an even width, got {}".format(encoding, rgb.shape[1]))
-    if family in ("uyvy", "yuyv"):
-        pixels = _rgb_to_yuv422(rgb, uyvy=family == "uyvy")
-    elif family in _BAYER_CODES:
-        pixels = _rgb_to_bayer(rgb, family)
-    elif family == "mono":
-        gray = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-        pixels = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
-    else:
-        pixels = rgb[..., [2, 1, 0]] if family.startswith("bgr") else rgb
-        if family in ("rgba", "bgra"):
-            pixels = np.concatenate([pixels, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
-    if depth == 2:
-        pixels = pixels.astype("<u2") * np.uint16(257)
-    return _fields(pixels, encoding, 0, row_padding)
+    return pack_fields(rgb, "rgb8")
 
 
 def mono8_fields(labels: np.ndarray, row_padding: int = 0) -> Dict[str, Any]:
@@ -338,20 +287,11 @@ def mono8_fields(labels: np.ndarray, row_padding: int = 0) -> Dict[str, Any]:
     if labels.dtype != np.uint8 or labels.ndim != 2 or labels.size == 0:
         raise ValueError("expected a non-empty (H, W) uint8 label image, got {} {}".format(
             labels.dtype, labels.shape))
-    return _fields(labels, "mono8", 0, row_padding)
+    return pack_fields(labels, "mono8", row_padding)
 
 
 def fill_image(msg: Any, fields: Dict[str, Any]) -> Any:
-    """Copy a fields dict (from rgb_to_image_fields / mono8_fields) into a sensor_msgs/Image."""
+    """Copy a fields dict (from rgb8_fields / mono8_fields) into a sensor_msgs/Image."""
     for name, value in fields.items():
         setattr(msg, name, value)
     return msg
-
-
-def describe(encoding: Any, height: Any, width: Any, step: Any, data: Any) -> str:
-    """One short text naming an image's declared fields, for log lines."""
-    try:
-        length = str(_byte_view(data).nbytes)
-    except ImageConversionError:
-        length = "?"
-    return "{!r} {}x{} step {} data {} bytes".format(encoding, width, height, step, length)

@@ -331,13 +331,13 @@ class SegmentationNode(Node):
             c0 = time.perf_counter()
             color = self._color_table[labels]
             colorize_ms += (time.perf_counter() - c0) * 1e3
-            self._color_pub.publish(_fill(Image(), conversion.rgb_to_image_fields(color), header))
+            self._color_pub.publish(_fill(Image(), conversion.rgb8_fields(color), header))
         if config.publish_overlay and self._overlay_pub.get_subscription_count() > 0:
             c0 = time.perf_counter()
             base = image if image.shape[:2] == labels.shape else _resize(image, labels.shape)
             blended = self._visualize.overlay(base, labels, self.palette, config.overlay_alpha)
             colorize_ms += (time.perf_counter() - c0) * 1e3
-            self._overlay_pub.publish(_fill(Image(), conversion.rgb_to_image_fields(blended), header))
+            self._overlay_pub.publish(_fill(Image(), conversion.rgb8_fields(blended), header))
         total_ms = (time.monotonic() - frame.received) * 1e3
         t4 = time.perf_counter()
         conversion_ms, inference_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from swiftnet_ros.cli import main
+from swiftnet_ros.commands.main import main
 from swiftnet_ros.data.synthetic import make_scene
 from swiftnet_ros.infer import Segmenter
-from swiftnet_ros.infer.bench_cli import expand_configs, format_table, parse_backend_token, percentile
+from swiftnet_ros.tools.benchmark import expand_configs, format_table, parse_backend_token, percentile
 
 H, W = 64, 96
 

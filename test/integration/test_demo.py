@@ -3,14 +3,15 @@
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
-import uuid
 
 import pytest
 
-from swiftnet_ros.ros import demo, params
+from swiftnet_ros.commands import demo as demo_command
+from swiftnet_ros.ros import params
+from swiftnet_ros.tools import demo
+from swiftnet_ros.tools.processes import free_domain_id
 
 SUMMARY_KEYS = {"frames_published", "frames_in", "frames_out", "dropped", "latency_ms_p50", "latency_ms_p95",
                 "miou"}
@@ -30,9 +31,9 @@ def test_short_demo_answers_every_frame_and_writes_its_outputs(tmp_path):
     weights = _demo_weights()
     env = dict(os.environ)
     env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the demo must set it for itself and its children
-    command = [sys.executable, "-m", "swiftnet_ros.cli", "demo", "--frames", "4", "--size", "256x128",
-               "--out", out, "--weights", weights, "--namespace", "/demo_test_{}".format(os.getpid()),
-               "--domain-id", str(random.Random(uuid.uuid4().int).randint(1, 100))]
+    command = [sys.executable, "-m", "swiftnet_ros.commands.main", "demo", "--frames", "4",
+               "--size", "256x128", "--out", out, "--weights", weights,
+               "--namespace", "/demo_test_{}".format(os.getpid()), "--domain-id", str(free_domain_id())]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -67,7 +68,7 @@ def test_synthetic_bag_is_cached_per_arguments(tmp_path):
 
 def _args(**overrides):
     parser = argparse.ArgumentParser()
-    demo.add_arguments(parser)
+    demo_command.add_arguments(parser)
     args = parser.parse_args([])
     for key, value in overrides.items():
         setattr(args, key, value)
@@ -77,7 +78,7 @@ def _args(**overrides):
 def test_missing_demo_checkpoint_is_a_clear_error(tmp_path, monkeypatch, capsys):
     absent = str(tmp_path / "demo" / "swiftnet_demo.pt")
     monkeypatch.setattr(params, "demo_checkpoint_candidates", lambda: [absent])
-    assert demo.run(_args(out=str(tmp_path / "out"))) == 2
+    assert demo_command.run(_args(out=str(tmp_path / "out"))) == 2
     err = capsys.readouterr().err
     assert "demo: error: weights 'demo': the bundled checkpoint swiftnet_demo.pt was not found at {}".format(
         absent) in err
@@ -96,5 +97,5 @@ def test_bad_demo_arguments(tmp_path, capsys, overrides, message):
     args = _args(out=str(tmp_path / "out"), weights="mnv2")
     for key, value in overrides.items():
         setattr(args, key, value)
-    assert demo.run(args) == 2
+    assert demo_command.run(args) == 2
     assert message in capsys.readouterr().err

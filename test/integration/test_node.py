@@ -20,7 +20,8 @@ from rclpy.parameter import Parameter
 
 from swiftnet_ros.data.labels import get_label_set
 from swiftnet_ros.infer.visualize import class_fractions
-from swiftnet_ros.ros.image_conversion import SUPPORTED_ENCODINGS, image_to_rgb, rgb_to_image_fields
+from swiftnet_ros.ros.image_conversion import SUPPORTED_ENCODINGS, image_to_rgb
+from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
 CITYSCAPES = get_label_set("cityscapes")
 

@@ -7,7 +7,6 @@ they talk over real Fast DDS. Every frame must come back with its stamp and fram
 """
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -16,16 +15,15 @@ import uuid
 import numpy as np
 import pytest
 
-from swiftnet_ros.ros import bags
+from swiftnet_ros.tools import bags
 
 rclpy = pytest.importorskip("rclpy")
 from swiftnet_ros.data.labels import get_label_set  # noqa: E402
-from swiftnet_ros.ros import demo  # noqa: E402
+from swiftnet_ros.tools import demo, processes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMES = 6
 SIZE = (96, 160)  # (height, width): small, so the CPU answers quickly
-DOMAIN_ID = random.Random(uuid.uuid4().int).randint(1, 100)  # apart from other tests' ROS 2 processes
 PLAY_FPS = 5.0  # at most; each frame also waits for the previous one's answer
 
 
@@ -46,7 +44,7 @@ def bag(tmp_path_factory):
 def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
     namespace = "/playback_" + uuid.uuid4().hex[:8]
     image_topic = namespace + "_camera/image_raw"
-    env = demo.ros_environment(DOMAIN_ID)
+    env = processes.ros_env()  # this test process's own domain (conftest)
     # as launch/segment.launch.py: parameters=[config, overrides], remap image and image/compressed
     node_cmd = _node_executable() + [
         "--ros-args", "--params-file", os.path.join(ROOT, "config", "segment.yaml"),
@@ -57,13 +55,13 @@ def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
     log_path = str(tmp_path / "node.log")
     node_log = open(log_path, "w")
     node_proc = subprocess.Popen(node_cmd, env=env, stdout=node_log, stderr=subprocess.STDOUT)
-    rclpy.init(domain_id=DOMAIN_ID)
+    rclpy.init()
     listener = rclpy.create_node("playback_listener_" + uuid.uuid4().hex[:6])
     play_proc = None
     try:
         stamps = bags.header_stamps(bag)
         recorder = demo.OutputRecorder(listener, namespace, keep_images=stamps)
-        ready = demo.spin_until(listener, lambda: recorder.node_ready(image_topic), 90, [node_proc])
+        ready = processes.spin_until(listener, lambda: recorder.node_ready(image_topic), 90, [node_proc])
         assert ready, "node did not start:\n" + open(log_path).read()
         publish_log = str(tmp_path / "published.csv")
         # each frame after the previous one's answer (at most PLAY_FPS): a loaded CPU loses none
@@ -71,15 +69,16 @@ def test_every_played_frame_is_answered_with_its_stamp(bag, tmp_path):
                                     answer_topic=recorder.topics[demo.LABELS])
         play_proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
-        demo.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 120, [play_proc, node_proc])
-        demo.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 10, [node_proc])
-        demo.spin_until(listener, lambda: False, 0.5)
+        processes.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 120,
+                             [play_proc, node_proc])
+        processes.spin_until(listener, lambda: recorder.answered(stamps) == FRAMES, 10, [node_proc])
+        processes.spin_until(listener, lambda: False, 0.5)
         play_out, play_err = play_proc.communicate(timeout=30)
-        node_code, stop_s = demo.stop_process(node_proc)
+        node_code, stop_s = processes.stop_process(node_proc)
     finally:
         if play_proc is not None and play_proc.poll() is None:
-            demo.stop_process(play_proc)
-        demo.stop_process(node_proc)
+            processes.stop_process(play_proc)
+        processes.stop_process(node_proc)
         node_log.close()
         listener.destroy_node()
         rclpy.shutdown()

@@ -1,7 +1,5 @@
 """``swiftnet-ros play-bag`` as a separate OS process, received here with real rclpy and Fast DDS."""
 
-import os
-import random
 import signal
 import subprocess
 import sys
@@ -11,7 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
-from swiftnet_ros.ros import bags
+from swiftnet_ros.tools import bags, processes
 
 rclpy = pytest.importorskip("rclpy")
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -19,8 +17,6 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 FRAMES = 6
 RATE = 10.0  # recorded frames per second
-# a domain of our own: apart from other ROS 2 tests running on this machine at the same time
-DOMAIN_ID = random.Random(uuid.uuid4().int).randint(1, 100)
 
 
 def _scenes(n, seed=0):
@@ -38,23 +34,29 @@ def bag(tmp_path_factory):
 
 
 def _play(args):
-    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA", ROS_DOMAIN_ID=str(DOMAIN_ID))
-    return subprocess.Popen([sys.executable, "-m", "swiftnet_ros.cli", "play-bag"] + args, env=env,
+    env = processes.ros_env()  # this test process's own domain, localhost discovery (conftest)
+    return subprocess.Popen([sys.executable, "-m", "swiftnet_ros.commands.main", "play-bag"] + args, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 class Listener:
     def __init__(self, topic, qos=50, then=None):
-        rclpy.init(domain_id=DOMAIN_ID)
+        rclpy.init()
         self.node = rclpy.create_node("play_listener_" + uuid.uuid4().hex[:6])
         self.received = []
         self.then = then
-        self.node.create_subscription(Image, topic, self._on_image, qos)
+        self.subscription = self.node.create_subscription(Image, topic, self._on_image, qos)
 
     def _on_image(self, msg):
         self.received.append((msg, time.monotonic()))
         if self.then is not None:
             self.then(msg)
+
+    def wait_matched(self, proc, timeout=60):
+        """Our subscription has matched the player's publisher: from now on nothing it sends is lost."""
+        matched = processes.wait_for_match(self.node, self.subscription, timeout, processes=[proc])
+        assert matched, "no publisher matched within {} s (player exit code {}): {}".format(
+            timeout, proc.poll(), proc.stderr.read() if proc.poll() is not None else "")
 
     def spin_until(self, done, timeout):
         deadline = time.monotonic() + timeout
@@ -108,6 +110,7 @@ def test_loop_until_sigint_exits_cleanly(bag):
     try:
         proc = _play([path, "--topics", bags.IMAGE_TOPIC, "--topic-remap", bags.IMAGE_TOPIC + ":=" + topic,
                       "--rate", "5", "--loop", "--qos", "best_effort", "--wait-for-subscribers", "1"])
+        listener.wait_matched(proc)  # best effort: what the player sent before both sides matched is lost
         listener.spin_until(lambda: len(listener.received) >= 2 * FRAMES + 2 or proc.poll() is not None, 60)
         assert proc.poll() is None, "play-bag --loop ended by itself: " + proc.stderr.read()
         proc.send_signal(signal.SIGINT)

@@ -30,8 +30,8 @@ from launch.launch_description import LaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 
 from swiftnet_ros.data.labels import get_label_set  # noqa: E402
-from swiftnet_ros.ros import bags, demo  # noqa: E402
 from swiftnet_ros.ros.params import NODE_NAME  # noqa: E402
+from swiftnet_ros.tools import bags, demo, processes  # noqa: E402
 
 NAMESPACE = "/launch_test_" + uuid.uuid4().hex[:8]
 IMAGE_TOPIC = NAMESPACE + "_camera/image_raw"
@@ -42,7 +42,7 @@ PLAY_FPS = 5.0  # at most; each frame also waits for the previous one's answer
 
 @pytest.mark.launch_test
 def generate_test_description():
-    env = demo.ros_environment()  # LARGE_DATA for the launched node too
+    env = processes.use_ros_env()  # LARGE_DATA for the launched node too
     work = tempfile.mkdtemp(prefix="swiftnet_launch_test_")
     bag = os.path.join(work, "synthetic")
     bags.write_synthetic_bag(bag, FRAMES, size=SIZE, seed=3, encoding="bgr8", frame_id="front_camera",
@@ -72,17 +72,17 @@ class TestSegmentLaunch(unittest.TestCase):
         play = None
         try:
             recorder = demo.OutputRecorder(node, NAMESPACE, keep_images=stamps)
-            self.assertTrue(demo.spin_until(node, lambda: recorder.node_ready(IMAGE_TOPIC), 120),
+            self.assertTrue(processes.spin_until(node, lambda: recorder.node_ready(IMAGE_TOPIC), 120),
                             recorder.discovery_state(IMAGE_TOPIC))
             command = demo.play_command(bag, bags.IMAGE_TOPIC, IMAGE_TOPIC, PLAY_FPS / 10.0,
                                         answer_topic=recorder.topics[demo.LABELS])
             play = subprocess.Popen(command, env=env)
-            demo.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 120, [play])
-            demo.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 10)
+            processes.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 120, [play])
+            processes.spin_until(node, lambda: recorder.answered(stamps) == FRAMES, 10)
             self.assertEqual(play.wait(30), 0)
         finally:
             if play is not None and play.poll() is None:
-                demo.stop_process(play)
+                processes.stop_process(play)
             node.destroy_node()
             rclpy.shutdown()
 

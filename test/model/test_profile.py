@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from swiftnet_ros import cli
+from swiftnet_ros.commands import main as cli
 from swiftnet_ros.model import build_model, save_checkpoint
 from swiftnet_ros.model.profile import count_macs, profile_model
 from swiftnet_ros.sizes import parse_size

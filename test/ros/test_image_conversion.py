@@ -15,8 +15,8 @@ from swiftnet_ros.ros.image_conversion import (
     compressed_to_rgb,
     image_to_rgb,
     mono8_fields,
-    rgb_to_image_fields,
 )
+from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
 RNG = np.random.default_rng(1234)
 RGB = RNG.integers(0, 256, size=(6, 10, 3), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""rosbag2 writing and reading (``swiftnet_ros.ros.bags``) and the ``make-bag`` command."""
+"""rosbag2 writing and reading (``swiftnet_ros.tools.bags``) and the ``make-bag`` command."""
 
 import os
 import subprocess
@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from swiftnet_ros.ros import bags
 from swiftnet_ros.ros.image_conversion import image_to_rgb
+from swiftnet_ros.tools import bags
 
 
 def _scenes(n, size=(20, 32), seed=0):
@@ -40,7 +40,7 @@ def test_round_trip_keeps_pixels_labels_stamps_and_frame_id(tmp_path, storage):
 
 @pytest.mark.parametrize("encoding", ["bgr8", "rgba8", "mono8", "yuv422", "bayer_rggb8"])
 def test_every_encoding_is_stored_as_the_node_reads_it(tmp_path, encoding):
-    from swiftnet_ros.ros.image_conversion import rgb_to_image_fields
+    from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
     scenes = _scenes(1, size=(16, 24))
     path = str(tmp_path / encoding)
@@ -111,7 +111,7 @@ def test_missing_bag_is_named(tmp_path):
 
 
 def _make_bag(args):
-    return subprocess.run([sys.executable, "-m", "swiftnet_ros.cli", "make-bag"] + args,
+    return subprocess.run([sys.executable, "-m", "swiftnet_ros.commands.main", "make-bag"] + args,
                           capture_output=True, text=True, timeout=120)
 
 

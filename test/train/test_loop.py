@@ -10,7 +10,7 @@ from train_helpers import SIZE
 from train_helpers import tiny_config as _config
 from train_helpers import tiny_datasets as _sets
 
-from swiftnet_ros.cli import main
+from swiftnet_ros.commands.main import main
 from swiftnet_ros.model import load_model
 from swiftnet_ros.train.trainer import Trainer
 

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from swiftnet_ros.train import train_cli
+from swiftnet_ros.commands import train as train_cli
 from swiftnet_ros.train.config import TrainConfig, config_keys, load_config, save_config
 
 
@@ -83,7 +83,7 @@ def test_cli_flags_map_onto_config_fields(tmp_path):
 
 
 def test_train_command_reports_config_errors_in_one_line(tmp_path, capsys):
-    from swiftnet_ros.cli import main
+    from swiftnet_ros.commands.main import main
 
     path = tmp_path / "cfg.yaml"
     path.write_text("dataset: synthetic\nepochz: 3\n")

@@ -25,7 +25,7 @@ from node_helpers import (
     unique_namespace,
 )
 
-from swiftnet_ros.ros.image_conversion import rgb_to_image_fields
+from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
 ROUNDS = 20
 MALFORMED_PER_ROUND = 50  # 1000 in all

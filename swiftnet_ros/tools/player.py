@@ -1,18 +1,17 @@
-"""``swiftnet-ros play-bag``: publish a rosbag2 through rclpy, as ``ros2 bag play`` does for our needs.
+"""Publish a rosbag2 through rclpy, as ``ros2 bag play`` does for our needs (``swiftnet-ros play-bag``).
 
 ``ros2 bag`` (rosbag2_py) is not installable from PyPI. This player reads the bag with ``rosbags`` and
 publishes each message's recorded CDR bytes unchanged (rclpy raw publishing), so header stamps and
-frame ids are the recorded ones, at the recorded pacing scaled by ``--rate``.
+frame ids are the recorded ones, at the recorded pacing scaled by a rate factor.
 """
 
-import argparse
 import importlib
 import signal
-import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from swiftnet_ros.ros import bags
+from swiftnet_ros.tools import bags
 
 QOS_CHOICES = ("reliable", "best_effort")
 
@@ -284,95 +283,101 @@ class BagPlayer:
         return done
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bag", help="rosbag2 directory (mcap or sqlite3)")
-    parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1)")
-    parser.add_argument("--loop", action="store_true", help="play again and again until Ctrl-C")
-    parser.add_argument("--topics", nargs="+", metavar="TOPIC", help="play only these topics (default all)")
-    parser.add_argument("--topic-remap", nargs="+", action="append", default=[], metavar="OLD:=NEW",
-                        help="publish topic OLD under the name NEW")
-    parser.add_argument("--qos", choices=QOS_CHOICES, default="reliable",
-                        help="publisher reliability (default reliable, like ros2 bag play)")
-    parser.add_argument("--depth", type=int, default=10, help="publisher queue depth (default 10)")
-    parser.add_argument("--wait-for-subscribers", type=int, default=0, metavar="N",
-                        help="start only when every topic has N subscribers (default 0: at once)")
-    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="S",
-                        help="give up waiting for subscribers after S seconds (default 60)")
-    parser.add_argument("--start-delay", type=float, default=0.0, metavar="S", help="sleep S seconds first")
-    parser.add_argument("--clock", action="store_true", help="also publish /clock with the bag time")
-    parser.add_argument("--publish-log", metavar="CSV",
-                        help="write topic,bag_time_ns,header_stamp_ns,wall_time_ns (just before publishing) "
-                             "per message")
-    parser.add_argument("--answer-topic", metavar="TOPIC",
-                        help="closed loop: wait for a message with each frame's header stamp on TOPIC "
-                             "(e.g. the node's segmentation/labels) before publishing more")
-    parser.add_argument("--max-in-flight", type=int, default=1, metavar="N",
-                        help="with --answer-topic: frames published but not yet answered (default 1)")
-    parser.add_argument("--answer-timeout", type=float, default=30.0, metavar="S",
-                        help="with --answer-topic: give up on a frame after S seconds (default 30)")
-    parser.add_argument("--node-name", default="swiftnet_bag_player", help="ROS node name")
+
+@dataclass
+class PlayOptions:
+    """How to play a bag (the ``play-bag`` flags)."""
+
+    rate: float = 1.0
+    loop: bool = False
+    topics: Optional[List[str]] = None
+    remaps: Dict[str, str] = field(default_factory=dict)
+    qos: str = "reliable"
+    depth: int = 10
+    wait_for_subscribers: int = 0
+    wait_timeout: float = 60.0
+    start_delay: float = 0.0
+    clock: bool = False
+    publish_log: Optional[str] = None
+    answer_topic: Optional[str] = None
+    max_in_flight: int = 1
+    answer_timeout: float = 30.0
+    node_name: str = "swiftnet_bag_player"
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad option."""
+        if not self.rate > 0:
+            raise ValueError("bad rate {}: expected a positive speed factor".format(self.rate))
+        if self.depth < 1:
+            raise ValueError("bad depth {}: expected at least 1".format(self.depth))
+        if self.qos not in QOS_CHOICES:
+            raise ValueError("bad qos {!r}: expected one of {}".format(self.qos, ", ".join(QOS_CHOICES)))
 
 
-def run(args: argparse.Namespace) -> int:
-    if not args.rate > 0:
-        print("play-bag: error: bad rate {}: expected a positive speed factor".format(args.rate),
-              file=sys.stderr)
-        return 2
-    if args.depth < 1:
-        print("play-bag: error: bad depth {}: expected at least 1".format(args.depth), file=sys.stderr)
-        return 2
-    try:
-        remaps = parse_remaps([item for group in args.topic_remap for item in group])
-        bags.topic_counts(args.bag)
-    except (ValueError, FileNotFoundError) as err:
-        print("play-bag: error: {}".format(err), file=sys.stderr)
-        return 2
+@dataclass
+class PlayResult:
+    """What a playback did: messages published, answers (with an answer topic), stopped by a signal."""
 
+    published: int = 0
+    answered: int = 0
+    unanswered: int = 0
+    stopped: bool = False
+    all_acked: bool = True
+
+
+def play(bag: str, options: PlayOptions) -> PlayResult:
+    """Play ``bag`` in a ROS node of this process until done, or until Ctrl-C / SIGTERM (``stopped``).
+
+    Raises ValueError for a bag or topic that cannot be played and TimeoutError when subscribers or
+    the answer topic do not show up within ``options.wait_timeout``.
+    """
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
+    options.check()
+    bags.topic_counts(bag)  # a missing bag fails here, before ROS starts
     # Our own handlers: Ctrl-C (KeyboardInterrupt) and SIGTERM (_Stop) end the loop cleanly.
     rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     node = None
     log = None
     player = None
+    result = PlayResult()
     try:
-        node = rclpy.create_node(args.node_name)
-        player = BagPlayer(node, args.bag, args.topics, remaps, qos_profile(args.qos, args.depth), args.clock)
-        log = open(args.publish_log, "w") if args.publish_log else None
-        if args.wait_for_subscribers > 0:
-            player.wait_for_subscribers(args.wait_for_subscribers, args.wait_timeout)
-        if args.answer_topic:
-            player.gate = AnswerGate(node, args.answer_topic, args.max_in_flight, args.answer_timeout)
-            player.gate.connect(args.wait_timeout)
-        if args.start_delay > 0:
-            time.sleep(args.start_delay)
+        node = rclpy.create_node(options.node_name)
+        player = BagPlayer(node, bag, options.topics, options.remaps, qos_profile(options.qos, options.depth),
+                           options.clock)
+        log = open(options.publish_log, "w") if options.publish_log else None
+        if options.wait_for_subscribers > 0:
+            player.wait_for_subscribers(options.wait_for_subscribers, options.wait_timeout)
+        if options.answer_topic:
+            player.gate = AnswerGate(node, options.answer_topic, options.max_in_flight,
+                                     options.answer_timeout)
+            player.gate.connect(options.wait_timeout)
+        if options.start_delay > 0:
+            time.sleep(options.start_delay)
         while True:
-            period = player.play_once(args.rate, log)
-            if not args.loop:
+            period = player.play_once(options.rate, log)
+            if not options.loop:
                 break
             time.sleep(period)
         if player.gate is not None:
             player.gate.wait_below(1)
-        if args.qos == "reliable" and not player.wait_for_acks(5.0):
-            node.get_logger().warning("not every message was acknowledged within 5 s")
-        text = "play-bag: published {} messages".format(player.published)
-        if player.gate is not None:
-            text += "; {} answered on {}, {} unanswered".format(
-                player.gate.answered, args.answer_topic, player.gate.unanswered)
-        print(text)
-        return 0
-    except (ValueError, TimeoutError) as err:
-        print("play-bag: error: {}".format(err), file=sys.stderr)
-        return 1
+        if options.qos == "reliable":
+            result.all_acked = player.wait_for_acks(5.0)
+            if not result.all_acked:
+                node.get_logger().warning("not every message was acknowledged within 5 s")
     except (KeyboardInterrupt, _Stop):
-        print("play-bag: stopped after {} messages".format(player.published if player else 0))
-        return 0
+        result.stopped = True
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if player is not None:
+            result.published = player.published
+            if player.gate is not None:
+                result.answered, result.unanswered = player.gate.answered, player.gate.unanswered
         if log is not None:
             log.close()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+    return result

@@ -5,7 +5,7 @@ plugins (mcap, sqlite3) and its CDR bytes are what rclpy publishes and deseriali
 bag holds camera frames on ``/camera/image_raw`` and the exact ground truth (mono8 trainIds, 255 =
 void) on ``/camera/ground_truth`` with the same header stamps, so any output can be scored.
 
-No rclpy here: ``play_bag`` publishes the raw CDR bytes. ``rosbags`` needs Python >= 3.10, so it is
+No rclpy here: ``player`` publishes the raw CDR bytes. ``rosbags`` needs Python >= 3.10, so it is
 imported inside the functions; on a Jetson (Python 3.6) use ``ros2 bag`` instead.
 """
 
@@ -62,7 +62,7 @@ def header_stamp_ns(cdr: bytes) -> int:
 
 
 def image_message(typestore: Any, fields: Dict[str, Any], stamp_ns: int, frame_id: str) -> Any:
-    """A rosbags sensor_msgs/Image from the plain fields of ``image_conversion.*_fields``."""
+    """A rosbags sensor_msgs/Image from the plain fields of ``camera_encoding.rgb_to_image_fields``."""
     types = typestore.types
     header = types["std_msgs/msg/Header"](
         stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10 ** 9, nanosec=stamp_ns % 10 ** 9),
@@ -102,7 +102,8 @@ def write_image_bag(
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from swiftnet_ros.ros.image_conversion import mono8_fields, rgb_to_image_fields
+    from swiftnet_ros.ros.image_conversion import mono8_fields
+    from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
     if not rate > 0:
         raise ValueError("bad rate {}: expected a positive number of frames per second".format(rate))

@@ -1,4 +1,5 @@
-"""``swiftnet-ros demo`` (what ``make demo`` runs): the node on the bundled checkpoint over a synthetic bag.
+"""The end-to-end demo (``swiftnet-ros demo``, ``make demo``): the node on the bundled checkpoint over a
+synthetic bag.
 
 It makes (or reuses) a synthetic rosbag2 with exact ground truth, starts ``segmentation_node`` as a
 separate process on the CPU with reliable input QoS, plays the bag with ``play-bag`` (another
@@ -10,19 +11,19 @@ Every process gets ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``: without it Fast DD
 images between processes (see the README).
 """
 
-import argparse
 import functools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from swiftnet_ros.ros import bags
+from swiftnet_ros.tools import bags
+from swiftnet_ros.tools.processes import join_topic, node_command, spin_until, stop_process, use_ros_env
 
 DEFAULT_OUT = "demo_out"
 DEFAULT_NAMESPACE = "/swiftnet_demo"
@@ -34,33 +35,6 @@ SHEET_ROWS = 4
 DEMO_SEED = 700000
 
 
-def ros_environment(domain_id: Optional[int] = None) -> Dict[str, str]:
-    """This process's environment with Fast DDS's large-data transports (set here too, before rclpy).
-
-    ``domain_id`` (ROS_DOMAIN_ID) keeps a run apart from other ROS 2 processes on the machine.
-    """
-    os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = "LARGE_DATA"
-    if domain_id is not None:
-        if not 0 <= domain_id <= 101:
-            raise ValueError("bad ROS domain id {}: expected 0 to 101".format(domain_id))
-        os.environ["ROS_DOMAIN_ID"] = str(domain_id)
-    return dict(os.environ)
-
-
-def join_topic(namespace: str, name: str) -> str:
-    return "/" + "/".join(part for part in (namespace.strip("/"), name.strip("/")) if part)
-
-
-def node_command(namespace: str, image_topic: str, parameters: Dict[str, Any]) -> List[str]:
-    """``segmentation_node`` as a separate Python process, in ``namespace``, reading ``image_topic``."""
-    command = [sys.executable, "-m", "swiftnet_ros.ros.node", "--ros-args", "-r", "__ns:=" + namespace,
-               "-r", "image:=" + image_topic]
-    for name, value in parameters.items():
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        command += ["-p", "{}:={}".format(name, text)]
-    return command
-
-
 def play_command(bag: str, bag_topic: str, topic: str, rate: float, publish_log: Optional[str] = None,
                  answer_topic: Optional[str] = None, wait_timeout: float = 120.0) -> List[str]:
     """``swiftnet-ros play-bag`` of the camera topic only, reliable, after the node subscribed.
@@ -68,7 +42,7 @@ def play_command(bag: str, bag_topic: str, topic: str, rate: float, publish_log:
     With ``answer_topic`` (the node's labels) each frame waits for the previous one's answer, so the
     rate adapts to what the CPU keeps up with and no frame is dropped; ``rate`` is then an upper bound.
     """
-    command = [sys.executable, "-m", "swiftnet_ros.cli", "play-bag", bag, "--topics", bag_topic,
+    command = [sys.executable, "-m", "swiftnet_ros.commands.main", "play-bag", bag, "--topics", bag_topic,
                "--topic-remap", "{}:={}".format(bag_topic, topic), "--rate", repr(rate), "--qos", "reliable",
                "--depth", "100", "--wait-for-subscribers", "1", "--wait-timeout", repr(wait_timeout)]
     if answer_topic:
@@ -147,37 +121,6 @@ class OutputRecorder:
 
     def answered(self, stamps: Sequence[int]) -> int:
         return sum(1 for s in stamps if s in self.labels and s in self.info)
-
-
-def spin_until(node: Any, done: Any, timeout: float, processes: Sequence[Any] = ()) -> bool:
-    """Spin ``node`` until ``done()`` or timeout; stop early (False) if a watched process exited."""
-    import rclpy
-
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-            return bool(done())
-        rclpy.spin_once(node, timeout_sec=0.05)
-    return True
-
-
-def stop_process(proc: Any, timeout: float = 10.0) -> Tuple[Optional[int], float]:
-    """SIGINT (Ctrl-C), then SIGTERM after ``timeout``, SIGKILL as the last resort.
-
-    Returns (exit code after SIGINT, or None if it took more; seconds until the process ended). A
-    killed ROS process can leave Fast DDS shared-memory state behind, so killing comes last.
-    """
-    start = time.monotonic()
-    if proc.poll() is not None:
-        return proc.returncode, 0.0
-    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
-        proc.send_signal(sig)
-        try:
-            code = proc.wait(wait)
-            return (code if sig == signal.SIGINT else None), time.monotonic() - start
-        except subprocess.TimeoutExpired:
-            continue
-    return None, time.monotonic() - start  # not reached: wait() without a timeout returns
 
 
 def ensure_bag(out_dir: str, frames: int, size: Tuple[int, int], seed: int) -> Tuple[str, bool]:
@@ -362,7 +305,32 @@ class Run:
         self.play_err = ""
 
 
-def start_node(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[str, str],
+@dataclass
+class DemoSettings:
+    """What to run: the ``swiftnet-ros demo`` flags."""
+
+    weights: str = "demo"
+    bag: Optional[str] = None
+    frames: int = 40
+    size: str = "512x256"
+    seed: int = DEMO_SEED
+    fps: float = RECORDED_RATE
+    out: str = DEFAULT_OUT
+    namespace: str = DEFAULT_NAMESPACE
+    startup_timeout: float = 60.0
+    domain_id: Optional[int] = None
+
+
+class DemoOutcome:
+    """summary.json's content, what happened to the processes, and where the node's log is."""
+
+    def __init__(self, summary: Dict[str, Any], run: Run, node_log_path: str) -> None:
+        self.summary = summary
+        self.run = run
+        self.node_log_path = node_log_path
+
+
+def start_node(settings: DemoSettings, weights: str, plan: BagPlan, env: Dict[str, str],
                node_log: Any) -> Tuple[Any, Any, OutputRecorder]:
     """Start the node and this process's recorder; return (node process, recorder node, recorder).
 
@@ -372,7 +340,7 @@ def start_node(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    namespace = "/" + args.namespace.strip("/")
+    namespace = "/" + settings.namespace.strip("/")
     image_topic = join_topic(namespace, "camera/image_raw")
     parameters = {"weights": weights, "device": "cpu", "backend": "torch", "input_qos": "reliable",
                   "output_qos": "reliable", "qos_depth": 100, "publish_color": True, "publish_overlay": True,
@@ -382,14 +350,14 @@ def start_node(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[
     for attempt in (1, 2):
         print("demo: starting segmentation_node ({}, CPU) ...".format(summary_weights(weights)))
         rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
-        node_proc = subprocess.Popen(node_command(namespace, image_topic, parameters), env=env,
-                                     stdout=node_log, stderr=subprocess.STDOUT)
+        command = node_command(namespace, parameters, remaps={"image": image_topic})
+        node_proc = subprocess.Popen(command, env=env, stdout=node_log, stderr=subprocess.STDOUT)
         recorder_node = rclpy.create_node("swiftnet_demo_recorder")
         recorder = OutputRecorder(recorder_node, namespace, keep_images=plan.sheet)
         start = time.monotonic()
         try:
             ready = spin_until(recorder_node, functools.partial(recorder.node_ready, image_topic),
-                               args.startup_timeout, [node_proc])
+                               settings.startup_timeout, [node_proc])
         except BaseException:
             stop_process(node_proc)
             recorder_node.destroy_node()
@@ -406,14 +374,14 @@ def start_node(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[
         if died is not None or attempt == 2:
             node_log.flush()
             raise DemoError("the node did not get ready within {:g} s ({}; exit code {}); {}:\n{}".format(
-                args.startup_timeout, state, died if died is not None else code, node_log.name,
+                settings.startup_timeout, state, died if died is not None else code, node_log.name,
                 _tail(node_log.name)))
         print("demo: the node and this recorder did not discover each other within {:g} s ({}); "
-              "starting both again".format(args.startup_timeout, state))
+              "starting both again".format(settings.startup_timeout, state))
     raise AssertionError("not reached")
 
 
-def play_and_record(args: argparse.Namespace, weights: str, plan: BagPlan, env: Dict[str, str],
+def play_and_record(settings: DemoSettings, weights: str, plan: BagPlan, env: Dict[str, str],
                     node_log_path: str, publish_log: str) -> Run:
     """Start the node, wait until it and this recorder see each other, play the bag, stop the node."""
     import rclpy
@@ -422,14 +390,14 @@ def play_and_record(args: argparse.Namespace, weights: str, plan: BagPlan, env: 
     frames = len(plan.stamps)
     result = Run()
     with open(node_log_path, "w") as node_log:
-        node_proc, recorder_node, recorder = start_node(args, weights, plan, env, node_log)
+        node_proc, recorder_node, recorder = start_node(settings, weights, plan, env, node_log)
         result.recorder = recorder
         play_proc = None
         try:
             print("demo: playing {} frames at up to {:g} fps, each after the previous one's answer".format(
-                frames, args.fps))
-            image_topic = join_topic(args.namespace, "camera/image_raw")
-            command = play_command(plan.path, plan.image_topic, image_topic, args.fps / plan.rate,
+                frames, settings.fps))
+            image_topic = join_topic(settings.namespace, "camera/image_raw")
+            command = play_command(plan.path, plan.image_topic, image_topic, settings.fps / plan.rate,
                                    publish_log, answer_topic=recorder.topics[LABELS])
             play_proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          universal_newlines=True)
@@ -532,44 +500,9 @@ def write_figures(out: str, run: Run, plan: BagPlan, truths: Dict[int, np.ndarra
     write_latency_histogram(os.path.join(out, "latency_histogram.png"), end_to_end, node_ms, title)
 
 
-def print_summary(summary: Dict[str, Any], out: str) -> None:
-    def ms(value: Optional[float]) -> str:
-        return "n/a" if value is None else "{:.1f} ms".format(value)
-
-    print("demo: frames published {}, in {}, out {}, dropped {}".format(
-        summary["frames_published"], summary["frames_in"], summary["frames_out"], summary["dropped"]))
-    print("demo: latency end to end p50 {} p95 {}; in the node p50 {} p95 {}; inference p50 {}".format(
-        ms(summary["latency_ms_p50"]), ms(summary["latency_ms_p95"]), ms(summary["node_latency_ms_p50"]),
-        ms(summary["node_latency_ms_p95"]), ms(summary["inference_ms_p50"])))
-    print("demo: mIoU against the synthetic ground truth {} over {} frames".format(
-        "n/a" if summary["miou"] is None else "{:.1%}".format(summary["miou"]), summary["frames_scored"]))
-    print("demo: wrote {} (summary.json, contact_sheet.png, latency_histogram.png) in {:.0f} s".format(
-        out, summary["wall_s"]))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", default="demo",
-                        help="weights for the node (default 'demo': the bundled demo/swiftnet_demo.pt)")
-    parser.add_argument("--bag", help="play this rosbag2 instead of the cached synthetic one")
-    parser.add_argument("--frames", type=int, default=40, help="frames of the synthetic bag (default 40)")
-    parser.add_argument("--size", default="512x256", metavar="WxH",
-                        help="synthetic frame size (default 512x256)")
-    parser.add_argument("--seed", type=int, default=DEMO_SEED,
-                        help="first scene seed (default {}: scenes the demo checkpoint was neither trained "
-                             "nor validated on)".format(DEMO_SEED))
-    parser.add_argument("--fps", type=float, default=10.0,
-                        help="most frames per second to play (default 10, the recorded rate); each frame "
-                             "also waits for the answer to the previous one, so the CPU keeps up")
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output folder (default demo_out)")
-    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="namespace of the node and its topics")
-    parser.add_argument("--startup-timeout", type=float, default=60.0,
-                        help="seconds to wait for the node to load the model and subscribe (default 60)")
-    parser.add_argument("--domain-id", type=int, default=None,
-                        help="ROS_DOMAIN_ID for the demo's processes (default: the environment's)")
-
-
-def check_run(summary: Dict[str, Any], run: Run, node_log_path: str) -> None:
+def check_run(outcome: DemoOutcome) -> None:
     """Raise DemoError if the node failed, play-bag failed or a frame went unanswered."""
+    summary, run, node_log_path = outcome.summary, outcome.run, outcome.node_log_path
     if run.node_died is not None or run.node_code != 0:
         code = run.node_died if run.node_died is not None else run.node_code
         raise DemoError("the node failed (exit code {}); last lines of {}:\n{}".format(
@@ -581,51 +514,46 @@ def check_run(summary: Dict[str, Any], run: Run, node_log_path: str) -> None:
             summary["dropped"], summary["frames_published"], summary["node_dropped"], node_log_path))
 
 
-def run(args: argparse.Namespace) -> int:
+def run_demo(settings: DemoSettings) -> DemoOutcome:
+    """Run the demo; write summary.json, the contact sheet and the latency histogram to ``settings.out``.
+
+    Raises DemoError (code 2) for bad settings before anything is written.
+    """
     started = time.monotonic()
     from swiftnet_ros.ros.params import ConfigError, resolve_weights
 
     try:
-        try:
-            weights = resolve_weights(args.weights)
-            size = bags.parse_size(args.size)
-        except (ConfigError, ValueError) as err:
-            hint = " (it comes with the repository; or pass --weights)" if args.weights == "demo" else ""
-            raise DemoError("{}{}".format(err, hint), 2) from None
-        try:
-            env = ros_environment(args.domain_id)
-        except ValueError as err:
-            raise DemoError(str(err), 2) from None
-        if args.frames < 1 or not args.fps > 0:
-            raise DemoError("--frames {} / --fps {}: expected at least 1 frame and a positive rate".format(
-                args.frames, args.fps), 2)
-        if args.bag and not os.path.isdir(args.bag):
-            raise DemoError("--bag {}: no rosbag2 directory there".format(args.bag), 2)
-        os.makedirs(args.out, exist_ok=True)
-        if args.bag:
-            plan = BagPlan(args.bag, reused=True)
-        else:
-            plan = BagPlan(*ensure_bag(args.out, args.frames, size, args.seed))
-        print("demo: bag {} ({} frames, {})".format(
-            plan.path, len(plan.stamps), "cached" if plan.reused else "new"))
-        node_log_path = os.path.join(args.out, "node.log")
-        publish_log = os.path.join(args.out, "published.csv")
-        if os.path.exists(publish_log):
-            os.remove(publish_log)
-        result = play_and_record(args, weights, plan, env, node_log_path, publish_log)
-        summary, truths, end_to_end, node_ms = summarize(result, plan, weights, publish_log, args.fps)
-        summary["wall_s"] = round(time.monotonic() - started, 1)
-        with open(os.path.join(args.out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
-        title = "{} frames played at {:.1f} fps, {} on CPU".format(
-            len(plan.stamps), summary["playback_fps"] or 0.0, summary["model"])
-        write_figures(args.out, result, plan, truths, end_to_end, node_ms, title)
-        print_summary(summary, args.out)
-        check_run(summary, result, node_log_path)
-    except DemoError as err:
-        print("demo: error: {}".format(err), file=sys.stderr)
-        return err.code
-    except KeyboardInterrupt:
-        print("demo: interrupted", file=sys.stderr)
-        return 130
-    return 0
+        weights = resolve_weights(settings.weights)
+        size = bags.parse_size(settings.size)
+    except (ConfigError, ValueError) as err:
+        hint = " (it comes with the repository; or pass --weights)" if settings.weights == "demo" else ""
+        raise DemoError("{}{}".format(err, hint), 2) from None
+    try:
+        env = use_ros_env(settings.domain_id)
+    except ValueError as err:
+        raise DemoError(str(err), 2) from None
+    if settings.frames < 1 or not settings.fps > 0:
+        raise DemoError("--frames {} / --fps {}: expected at least 1 frame and a positive rate".format(
+            settings.frames, settings.fps), 2)
+    if settings.bag and not os.path.isdir(settings.bag):
+        raise DemoError("--bag {}: no rosbag2 directory there".format(settings.bag), 2)
+    os.makedirs(settings.out, exist_ok=True)
+    if settings.bag:
+        plan = BagPlan(settings.bag, reused=True)
+    else:
+        plan = BagPlan(*ensure_bag(settings.out, settings.frames, size, settings.seed))
+    print("demo: bag {} ({} frames, {})".format(
+        plan.path, len(plan.stamps), "cached" if plan.reused else "new"))
+    node_log_path = os.path.join(settings.out, "node.log")
+    publish_log = os.path.join(settings.out, "published.csv")
+    if os.path.exists(publish_log):
+        os.remove(publish_log)
+    result = play_and_record(settings, weights, plan, env, node_log_path, publish_log)
+    summary, truths, end_to_end, node_ms = summarize(result, plan, weights, publish_log, settings.fps)
+    summary["wall_s"] = round(time.monotonic() - started, 1)
+    with open(os.path.join(settings.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    title = "{} frames played at {:.1f} fps, {} on CPU".format(
+        len(plan.stamps), summary["playback_fps"] or 0.0, summary["model"])
+    write_figures(settings.out, result, plan, truths, end_to_end, node_ms, title)
+    return DemoOutcome(summary, result, node_log_path)

@@ -1,4 +1,4 @@
-"""The ``swiftnet-ros`` command: one sub-command per task, each implemented in its own module.
+"""The ``swiftnet-ros`` command: one sub-command per task, each a module of ``swiftnet_ros.commands``.
 
 Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; modules are
 imported only when their command runs (``--help`` of one command imports only that module).
@@ -11,16 +11,16 @@ from typing import List, Optional, Tuple
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "profile": ("swiftnet_ros.model.profile", "count parameters and multiply-accumulates of a model"),
-    "train": ("swiftnet_ros.train.train_cli", "train SwiftNet (Cityscapes, CamVid, folder, synthetic)"),
-    "evaluate": ("swiftnet_ros.train.evaluate_cli", "evaluate weights: mIoU, per-class IoU, pixel accuracy"),
-    "export": ("swiftnet_ros.infer.export_cli", "export weights to ONNX"),
-    "build-engine": ("swiftnet_ros.infer.build_engine_cli", "build a TensorRT engine from an ONNX file"),
-    "bench": ("swiftnet_ros.infer.bench_cli", "benchmark backends against the eager fp32 baseline"),
-    "segment": ("swiftnet_ros.infer.segment_cli", "segment image files, folders and videos"),
-    "make-bag": ("swiftnet_ros.ros.bag_cli", "write a rosbag2 of synthetic road scenes"),
-    "play-bag": ("swiftnet_ros.ros.play_bag", "publish a rosbag2 through rclpy with its header stamps"),
-    "demo": ("swiftnet_ros.ros.demo", "run the node on the bundled checkpoint and a synthetic bag"),
+    "profile": ("swiftnet_ros.commands.profile", "count parameters and multiply-accumulates of a model"),
+    "train": ("swiftnet_ros.commands.train", "train SwiftNet (Cityscapes, CamVid, folder, synthetic)"),
+    "evaluate": ("swiftnet_ros.commands.evaluate", "evaluate weights: mIoU, per-class IoU, pixel accuracy"),
+    "export": ("swiftnet_ros.commands.export", "export weights to ONNX"),
+    "build-engine": ("swiftnet_ros.commands.build_engine", "build a TensorRT engine from an ONNX file"),
+    "bench": ("swiftnet_ros.commands.bench", "benchmark backends against the eager fp32 baseline"),
+    "segment": ("swiftnet_ros.commands.segment", "segment image files, folders and videos"),
+    "make-bag": ("swiftnet_ros.commands.make_bag", "write a rosbag2 of synthetic road scenes"),
+    "play-bag": ("swiftnet_ros.commands.play_bag", "publish a rosbag2 through rclpy with its header stamps"),
+    "demo": ("swiftnet_ros.commands.demo", "run the node on the bundled checkpoint and a synthetic bag"),
 }
 
 

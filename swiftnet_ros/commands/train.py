@@ -1,6 +1,6 @@
 """`swiftnet-ros train --config cfg.yaml [overrides]`: train SwiftNet; flags override the YAML values.
 
-Under torchrun (`torchrun --nproc_per_node N -m swiftnet_ros.cli train ...`) every process runs this
+Under torchrun (`torchrun --nproc_per_node N -m swiftnet_ros.commands.main train ...`) every process runs this
 command and the trainer joins them with DistributedDataParallel (nccl on CUDA, gloo on CPU).
 """
 

@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from swiftnet_ros.ros import bags
 from swiftnet_ros.ros.image_conversion import SUPPORTED_ENCODINGS
+from swiftnet_ros.tools import bags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,8 @@ import argparse
 import os
 import sys
 
-from swiftnet_ros.infer.export import ARGMAX_MODES, export_onnx
+from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.options import ARGMAX_MODES
 from swiftnet_ros.sizes import parse_size
 
 

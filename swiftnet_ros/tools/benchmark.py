@@ -1,4 +1,4 @@
-"""``swiftnet-ros bench --model rn18 --backend torch,onnxruntime --precision fp32 --size 1024x512 --runs 20``
+"""The backend benchmark of ``swiftnet-ros bench``: a report (dict, as written to JSON), its table and plot.
 
 Measures, in one process and one run, the baseline - a plain eager fp32 NCHW ``model(x).argmax(1)``
 as the reference code runs it - and each backend configuration on the same input (a synthetic road
@@ -14,7 +14,6 @@ switches for the torch backend (e.g. ``torch+jit``, ``torch-winograd``). A plain
 expands to: without CUDA graphs, with CUDA graphs, and with torch.compile where available.
 """
 
-import argparse
 import os
 import platform
 import statistics
@@ -24,50 +23,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="rn18",
-                        help="preset (random weights) or checkpoint (default rn18)")
-    parser.add_argument("--backend", default="torch,onnxruntime",
-                        help="comma-separated backends, e.g. torch,torch+jit,onnxruntime,tensorrt")
-    parser.add_argument("--precision", default="fp32",
-                        help="comma-separated precisions: fp32,fp16 (fp16: CUDA)")
-    parser.add_argument("--size", default="1024x512", help="input size WIDTHxHEIGHT (default 1024x512)")
-    parser.add_argument("--runs", type=int, default=20, help="timed runs per configuration (default 20)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs per configuration (default 3)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    parser.add_argument("--json", default=None, help="write the results here")
-    parser.add_argument("--plot", default=None, help="write a PNG bar chart of FPS and speed-ups here")
-    parser.add_argument("--engine-cache-dir", default=None, help="TensorRT engine cache folder")
+from swiftnet_ros.infer.registry import parse_backend_token, thread_options
 
 
 # ---------------------------------------------------------------------------- helpers
 def percentile(values: List[float], q: float) -> float:
     """Linear-interpolated percentile (q in 0..100), as numpy's default."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
-
-
-def parse_backend_token(token: str) -> Tuple[str, Dict[str, bool]]:
-    """"torch+jit-winograd" -> ("torch", {"jit": True, "winograd": False})."""
-    token = token.strip()
-    name, options, i = "", {}, 0
-    while i < len(token) and token[i] not in "+-":
-        name += token[i]
-        i += 1
-    rest = token[i:]
-    while rest:
-        sign, rest = rest[0], rest[1:]
-        j = 0
-        while j < len(rest) and rest[j] not in "+-":
-            j += 1
-        option, rest = rest[:j], rest[j:]
-        if not option:
-            raise ValueError("backend {!r}: empty option after {!r}".format(token, sign))
-        options[option] = sign == "+"
-    if not name:
-        raise ValueError("empty backend name in {!r}".format(token))
-    return name, options
 
 
 def expand_configs(backends: List[str], precisions: List[str], device_type: str,
@@ -154,15 +116,15 @@ class _Config:
 
 
 # ---------------------------------------------------------------------------- benchmark
-def run(args: argparse.Namespace) -> int:
-    try:
-        return _bench(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print("swiftnet-ros bench: error: {}".format(error), file=sys.stderr)
-        return 1
+def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", precisions: str = "fp32",
+                  size_text: str = "1024x512", runs: int = 20, warmup: int = 3, device_text: str = "auto",
+                  threads: Optional[int] = None, engine_cache_dir: Optional[str] = None) -> Dict[str, Any]:
+    """Time the baseline and every configuration; return the report (what ``--json`` writes).
 
-
-def _bench(args: argparse.Namespace) -> int:
+    ``weights`` is a preset (random weights) or a checkpoint; ``backends`` (backend tokens) and
+    ``precisions`` are comma-separated lists and ``size_text`` is WIDTHxHEIGHT, as on the command line. Raises
+    ValueError, FileNotFoundError or RuntimeError for what cannot be benchmarked at all.
+    """
     import torch
     from tqdm import tqdm
 
@@ -173,18 +135,18 @@ def _bench(args: argparse.Namespace) -> int:
     from swiftnet_ros.infer.weights import load_torch_weights
     from swiftnet_ros.sizes import parse_size
 
-    if args.runs < 1 or args.warmup < 0:
+    if runs < 1 or warmup < 0:
         raise ValueError("--runs must be >= 1 and --warmup >= 0, got {} and {}"
-                         .format(args.runs, args.warmup))
-    size = parse_size(args.size)
-    device = resolve_device(args.device)
-    threads = args.threads or os.cpu_count() or 1
+                         .format(runs, warmup))
+    size = parse_size(size_text)
+    device = resolve_device(device_text)
+    threads = threads or os.cpu_count() or 1
     if threads < 1:
         raise ValueError("--threads must be >= 1, got {}".format(threads))
     torch.set_num_threads(threads)
-    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
-    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
-    configs = expand_configs(backends, precisions, device.type, has_torch_compile())
+    precision_list = [p.strip() for p in precisions.split(",") if p.strip()]
+    backend_list = [b.strip() for b in backends.split(",") if b.strip()]
+    configs = expand_configs(backend_list, precision_list, device.type, has_torch_compile())
 
     def sync() -> None:
         if device.type == "cuda":
@@ -192,7 +154,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     image, _ = make_scene(0, size)
     x = image_to_batch(image, True, device, size)
-    model, meta = load_torch_weights(args.model)
+    model, meta = load_torch_weights(weights)
     model = model.to(device).eval()
 
     def baseline(batch: torch.Tensor) -> torch.Tensor:
@@ -204,11 +166,10 @@ def _bench(args: argparse.Namespace) -> int:
     entries = [_Config("baseline (eager fp32 NCHW)", "eager", "fp32", {}, baseline, "model(x).argmax(1)")]
     skipped = []
     for label, backend, options, precision in configs:
-        if backend == "onnxruntime":
-            options = dict(options, threads=threads)  # the same CPU threads as torch
+        options = dict(options, **thread_options(backend, threads))  # the same CPU threads as torch
         try:
-            segmenter = Segmenter(args.model, backend=backend, precision=precision, device=str(device),
-                                  input_size=size, warmup=0, engine_cache_dir=args.engine_cache_dir,
+            segmenter = Segmenter(weights, backend=backend, precision=precision, device=str(device),
+                                  input_size=size, warmup=0, engine_cache_dir=engine_cache_dir,
                                   backend_options=options)
         except (ValueError, RuntimeError, ImportError) as error:
             skipped.append({"config": label, "precision": precision, "error": str(error)})
@@ -219,7 +180,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     # warm-up, then memory: one configuration at a time
     for entry in tqdm(entries, desc="warm-up", unit="config", leave=False):
-        for _ in range(args.warmup):
+        for _ in range(warmup):
             entry.run(x)
         sync()
         if device.type == "cuda":
@@ -236,8 +197,8 @@ def _bench(args: argparse.Namespace) -> int:
                 entry.peak_mb = _rss_mb("VmHWM")
                 entry.forward_mb = entry.peak_mb - before if entry.peak_mb and before else None
     # timed runs, round-robin
-    with tqdm(total=args.runs * len(entries), desc="bench", unit="run") as bar:
-        for _ in range(args.runs):
+    with tqdm(total=runs * len(entries), desc="bench", unit="run") as bar:
+        for _ in range(runs):
             for entry in entries:
                 sync()
                 start, cpu_start = time.perf_counter(), time.process_time()
@@ -268,22 +229,13 @@ def _bench(args: argparse.Namespace) -> int:
     machine = machine_info(device, threads)
     machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     command = "swiftnet-ros bench --model {} --backend {} --precision {} --size {} --runs {} --device {}" \
-        .format(args.model, args.backend, args.precision, args.size, args.runs, args.device)
+        .format(weights, backends, precisions, size_text, runs, device_text)
     report = {"command": command,
-              "model": meta["model_name"], "weights": args.model, "size": "{}x{}".format(size[1], size[0]),
-              "runs": args.runs, "warmup": args.warmup, "input": "make_scene(0) synthetic road scene",
+              "model": meta["model_name"], "weights": weights, "size": "{}x{}".format(size[1], size[0]),
+              "runs": runs, "warmup": warmup, "input": "make_scene(0) synthetic road scene",
               "latency": "forward + argmax on a device-resident 1x3xHxW batch, synchronised",
               "machine": machine, "results": results, "skipped": skipped}
-    print(format_table(report))
-    if args.json:
-        from swiftnet_ros.files import write_json_atomic
-
-        write_json_atomic(args.json, report)
-        print("wrote {}".format(args.json))
-    if args.plot:
-        plot_results(report, args.plot)
-        print("wrote {}".format(args.plot))
-    return 0
+    return report
 
 
 def format_table(report: Dict[str, Any]) -> str:

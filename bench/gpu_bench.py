@@ -1,6 +1,6 @@
-"""The GPU fast-path benchmark (issue 6): one prepared run that builds, checks and times everything.
+"""The GPU fast-path benchmark: one prepared run that builds, checks and times everything.
 
-    PYTHONPATH=. python3 bench/gpu_bench.py --out "$OUT"            # on the GPU machine, <= 8 minutes
+    PYTHONPATH=. python3 bench/gpu_bench.py --out "$OUT"            # on the GPU machine (--budget-s)
     python bench/gpu_bench.py --smoke --out /tmp/gpu_bench_smoke     # the same code paths on a CPU
 
 For each model (RN-18 / MN V2, single-scale and pyramid) and size (2048x1024, 1024x512), batch 1:
@@ -12,6 +12,7 @@ fp32 baseline on synthetic road scenes (the demo checkpoint where it fits, else 
 weights). With --profile, torch.profiler splits each variant's wall time into GPU kernel time and
 the rest (launch gaps) and lists its slowest kernels, for the notes. Installs nothing; writes
 gpu_bench.json (the `swiftnet-ros bench` schema plus model params/GMAC) and prints a table.
+Results, what each run cost and what limits each variant: bench/results/gpu_notes.md.
 """
 
 import argparse
@@ -54,9 +55,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs per configuration")
     parser.add_argument("--scenes", type=int, default=4, help="synthetic scenes for label agreement")
     parser.add_argument("--compile-models", default="rn18",
-                        help="models that also get torch.compile variants (each compile costs ~20-60 s)")
+                        help="models that also get torch.compile variants (each compile is slow: "
+                             "bench/results/gpu_notes.md)")
     parser.add_argument("--compile-modes", default="reduce-overhead",
-                        help="max-autotune compiles ~3 minutes per model and size: too long for one lease")
+                        help="torch.compile modes (max-autotune compiles too long for one lease: "
+                             "bench/results/gpu_notes.md)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="which configurations to run (default all): " + ", ".join(VARIANTS))
     parser.add_argument("--budget-s", type=float, default=420.0,

@@ -76,7 +76,7 @@ def _build_torch(context: BuildContext, options: Dict[str, Any], size: Optional[
 
     chosen = default_options(context.model, context.device, options)
     if chosen.get("compile"):
-        LOG.info("torch.compile: the first image of each size compiles the model (~10 s, desktop)")
+        LOG.info("torch.compile: the first image of each size compiles the model first (slow once)")
     return TorchBackend(context.model, context.device, context.precision, **chosen)
 
 

@@ -7,7 +7,7 @@ tables, so they cannot drift apart. No torch here: this module is on the run-tim
 """
 
 from collections import namedtuple
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
@@ -159,6 +159,7 @@ class LabelSet:
 
 
 _TABLES = {"cityscapes": CITYSCAPES_LABELS, "camvid": CAMVID_LABELS}
+LABEL_SETS = tuple(_TABLES)  # the names get_label_set (and the node's palette parameter) accept
 
 
 def get_label_set(name: str) -> LabelSet:
@@ -185,3 +186,18 @@ def color_to_train_id(label_rgb: np.ndarray, labels: Sequence[Label]) -> np.ndar
     pixel_codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     index = np.minimum(np.searchsorted(keys, pixel_codes), len(keys) - 1)
     return np.where(keys[index] == pixel_codes, values[index], np.uint8(VOID)).astype(np.uint8)
+
+
+def check_palette(colours: Any, num_classes: int, source: str = "palette") -> np.ndarray:
+    """The (num_classes, 3) uint8 palette of colours (rows of whole numbers in 0..255), or ValueError
+    naming ``source`` and what was expected. Checkpoints, exported models and the node's palette
+    parameter all go through here."""
+    array = np.asarray(colours)
+    if array.ndim != 2 or array.shape != (num_classes, 3):
+        raise ValueError("{} has shape {}; expected {} colours [r, g, b], one per class of the model".format(
+            source, array.shape, num_classes))
+    numeric = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    if not numeric or array.min() < 0 or array.max() > 255 or not np.array_equal(array, np.round(array)):
+        raise ValueError("{} must hold integers in 0..255; got values from {} to {}".format(
+            source, array.min() if numeric else "?", array.max() if numeric else "?"))
+    return array.astype(np.uint8)

@@ -8,7 +8,8 @@ arguments and keeps the checked dataclass as ``backend.options``. A new option i
 from dataclasses import dataclass, fields
 from typing import Any, List, Mapping, Optional, Tuple, Type, TypeVar
 
-PRECISIONS = ("fp32", "fp16")
+from swiftnet_ros.model.config import PRECISIONS  # noqa: F401 - the checkpoints' precision words, re-exported
+
 ARGMAX_MODES = ("host", "in_graph")  # export: the argmax on the host, or the graph's last node
 MIN_OPSET = 11
 DEFAULT_OPSET = 13  # TensorRT 8.2 (JetPack 4.6, Jetson TX2) supports no newer one

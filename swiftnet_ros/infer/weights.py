@@ -7,7 +7,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from swiftnet_ros.data.labels import check_palette
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+WEIGHTS_SUFFIXES = CHECKPOINT_SUFFIXES + ONNX_SUFFIXES + ENGINE_SUFFIXES
 PRESET_SEED = 0
 
 
@@ -27,7 +32,7 @@ def weights_kind(weights: str) -> str:
         raise FileNotFoundError("weights {!r} not found: expected a checkpoint, an .onnx file, a TensorRT "
                                 ".engine or a preset name ({})".format(weights, ", ".join(_presets())))
     lower = weights.lower()
-    if lower.endswith(".onnx"):
+    if lower.endswith(ONNX_SUFFIXES):
         return "onnx"
     if lower.endswith(ENGINE_SUFFIXES):
         return "engine"
@@ -35,11 +40,7 @@ def weights_kind(weights: str) -> str:
 
 
 def as_palette(palette: Any, num_classes: int, source: str) -> np.ndarray:
-    colors = np.asarray(palette)
-    if colors.shape != (num_classes, 3) or colors.min() < 0 or colors.max() > 255:
-        raise ValueError("{}: palette of shape {} does not fit {} classes (expected {} x 3 RGB in 0-255)"
-                         .format(source, colors.shape, num_classes, num_classes))
-    return colors.astype(np.uint8)
+    return check_palette(palette, num_classes, "{}: palette".format(source))
 
 
 def load_torch_weights(weights: str) -> Tuple[nn.Module, Dict[str, Any]]:

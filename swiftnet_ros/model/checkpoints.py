@@ -35,10 +35,9 @@ def save_checkpoint(path: str, model: SwiftNet, class_names: Sequence[str], pale
     num_classes = model.config.num_classes
     if len(class_names) != num_classes:
         raise ValueError("{} class names: the model has {} classes".format(len(class_names), num_classes))
-    colors = np.asarray(palette)
-    if colors.shape != (num_classes, 3) or colors.min() < 0 or colors.max() > 255:
-        raise ValueError("palette of shape {}: expected {} x 3 RGB values in 0-255".format(
-            colors.shape, num_classes))
+    from swiftnet_ros.data.labels import check_palette  # lazy: keeps the model importable on its own
+
+    colors = check_palette(palette, num_classes)
     data = {
         "format": FORMAT,
         "config": model.config.to_dict(),
@@ -180,9 +179,9 @@ def detect_state_dict(state: Dict[str, torch.Tensor]) -> Optional[str]:
 
 def default_classes(num_classes: int) -> Tuple[List[str], List[List[int]]]:
     """Class names and palette for checkpoints that carry none: Cityscapes (19), CamVid (11), else generic."""
-    from swiftnet_ros.data.labels import get_label_set  # lazy: keeps the model importable on its own
+    from swiftnet_ros.data.labels import LABEL_SETS, get_label_set  # lazy: the model imports on its own
 
-    for name in ("cityscapes", "camvid"):
+    for name in LABEL_SETS:
         labels = get_label_set(name)
         if labels.num_classes == num_classes:
             return list(labels.class_names), labels.palette.astype(int).tolist()

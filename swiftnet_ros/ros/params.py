@@ -14,7 +14,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from swiftnet_ros import sizes
+from swiftnet_ros.data.labels import LABEL_SETS, check_palette, get_label_set
 from swiftnet_ros.fields import PARAMETER, ConfigError, check, check_mapping, field_info, option
+from swiftnet_ros.infer.options import PRECISIONS
+from swiftnet_ros.infer.registry import BACKENDS
+from swiftnet_ros.infer.weights import WEIGHTS_SUFFIXES
 
 NODE_NAME = "segmentation_node"
 # The params-file section name: matches the node in any namespace (a bare "segmentation_node" key
@@ -23,7 +27,7 @@ PARAMS_FILE_KEY = "/**/" + NODE_NAME
 DEMO_WEIGHTS = "demo"
 DEMO_CHECKPOINT = "swiftnet_demo.pt"
 QOS_CHOICES = ("sensor_data", "reliable", "best_effort", "system_default")
-BUILTIN_PALETTES = ("cityscapes", "camvid")
+BUILTIN_PALETTES = LABEL_SETS
 MAX_SIDE = 16384
 
 
@@ -33,8 +37,8 @@ class NodeConfig:
 
     weights: str = option(DEMO_WEIGHTS, "checkpoint (.pt), .onnx or TensorRT .engine path, a model preset "
                           "name (random weights, for benchmarks), or 'demo' for the bundled demo checkpoint")
-    backend: str = option("auto", "inference backend", ("auto", "torch", "onnxruntime", "tensorrt"))
-    precision: str = option("fp32", "inference precision (fp16 needs a GPU)", ("fp32", "fp16"))
+    backend: str = option("auto", "inference backend", BACKENDS)
+    precision: str = option("fp32", "inference precision (fp16 needs a GPU)", PRECISIONS)
     device: str = option("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
     input_size: str = option("", "model input size as WIDTHxHEIGHT (e.g. 1024x512); empty: each image's "
                              "own size")
@@ -113,8 +117,8 @@ def validate(config: NodeConfig) -> NodeConfig:
     palette = config.palette
     if palette not in ("checkpoint",) + BUILTIN_PALETTES:
         if not palette.lower().endswith((".yaml", ".yml", ".json")):
-            raise ConfigError("parameter palette = {!r}; expected checkpoint, cityscapes, camvid or a "
-                              ".yaml/.json file".format(palette))
+            raise ConfigError("parameter palette = {!r}; expected checkpoint, {} or a .yaml/.json file"
+                              .format(palette, ", ".join(BUILTIN_PALETTES)))
     return config
 
 
@@ -189,8 +193,7 @@ def resolve_weights(weights: str) -> str:
         raise ConfigError("weights 'demo': the bundled checkpoint {} was not found at {}".format(
             DEMO_CHECKPOINT, " or ".join(candidates)))
     path = os.path.expanduser(weights)
-    looks_like_path = os.sep in weights or os.path.splitext(weights)[1].lower() in (
-        ".pt", ".pth", ".ckpt", ".onnx", ".engine", ".plan", ".trt")
+    looks_like_path = os.sep in weights or weights.lower().endswith(WEIGHTS_SUFFIXES)
     if looks_like_path and not os.path.isfile(path):
         raise ConfigError("weights file {!r} does not exist".format(weights))
     return path
@@ -201,19 +204,13 @@ def load_palette(value: str, num_classes: int) -> Optional[np.ndarray]:
     if value == "checkpoint":
         return None
     if value in BUILTIN_PALETTES:
-        from swiftnet_ros.data.labels import get_label_set
-
         colours = get_label_set(value).palette
     else:
         colours = _read_palette_file(value)
-    source = value
-    colours = np.asarray(colours)
-    if colours.ndim != 2 or colours.shape[1] != 3 or colours.shape[0] != num_classes:
-        raise ConfigError("palette {!r} has shape {}; expected {} colours [r, g, b], one per class of the "
-                          "model".format(source, colours.shape, num_classes))
-    if not np.issubdtype(colours.dtype, np.integer) or colours.min() < 0 or colours.max() > 255:
-        raise ConfigError("palette {!r} must hold integers in 0..255".format(source))
-    return colours.astype(np.uint8)
+    try:
+        return check_palette(colours, num_classes, "palette {!r}".format(value))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _read_palette_file(path: str) -> np.ndarray:

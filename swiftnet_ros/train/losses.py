@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-VOID = 255
+from swiftnet_ros.data.labels import VOID
 
 
 def boundary_weights(labels: np.ndarray, num_classes: int, bins: Sequence[float] = (16, 64, 128),

@@ -103,3 +103,16 @@ def test_from_classes():
 def test_labels_module_does_not_import_torch():
     code = "import sys, swiftnet_ros.data.labels; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_check_palette_is_the_one_palette_check():
+    from swiftnet_ros.data.labels import LABEL_SETS, check_palette
+
+    assert LABEL_SETS == ("cityscapes", "camvid")
+    colours = check_palette([[0, 0, 0], [255.0, 128, 7]], 2, "palette 'x'")
+    assert colours.dtype == np.uint8 and colours.tolist() == [[0, 0, 0], [255, 128, 7]]
+    with pytest.raises(ValueError, match=r"^palette 'x' has shape \(1, 3\); expected 2 colours \[r, g, b\]"):
+        check_palette([[1, 2, 3]], 2, "palette 'x'")
+    for bad in ([[1, 2, 300]], [[1, 2, 0.5]], [["a", "b", "c"]]):
+        with pytest.raises(ValueError, match="^palette must hold integers in 0..255"):
+            check_palette(bad, 1)

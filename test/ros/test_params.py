@@ -181,3 +181,13 @@ def test_load_palette(tmp_path):
         bad_json = tmp_path / "bad.json"
         bad_json.write_text("{not json")
         load_palette(str(bad_json), 1)
+
+
+def test_choices_come_from_the_modules_that_own_them():
+    from swiftnet_ros.data.labels import LABEL_SETS
+    from swiftnet_ros.infer.options import PRECISIONS
+    from swiftnet_ros.infer.registry import BACKENDS
+
+    assert parameter_info("backend")["choices"] == BACKENDS
+    assert parameter_info("precision")["choices"] == PRECISIONS
+    assert params.BUILTIN_PALETTES == LABEL_SETS

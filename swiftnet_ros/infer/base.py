@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from swiftnet_ros.data.labels import check_palette
 from swiftnet_ros.infer import visualize
 
 OUTPUT_SIZES = ("input", "model")  # labels at the image's resolution, or at the model's input size
@@ -61,11 +62,7 @@ class SegmenterBase:
 
     def set_palette(self, palette: Any) -> None:
         """Colour the classes with ``palette`` ((C, 3) in 0..255, one colour per class) from now on."""
-        colours = visualize.check_palette(palette)
-        if colours.shape[0] != self.num_classes:
-            raise ValueError("palette has {} colours; expected {}, one per class of {}".format(
-                colours.shape[0], self.num_classes, self.model_name))
-        self.palette = colours
+        self.palette = check_palette(palette, self.num_classes)
 
     def colorize(self, labels: np.ndarray) -> np.ndarray:
         """(H, W) uint8 labels -> (H, W, 3) uint8 RGB palette colours (void black)."""

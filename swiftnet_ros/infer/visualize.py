@@ -5,11 +5,9 @@ is a 256-entry table indexed by the label image, with void (255) and any id outs
 mapped to black.
 """
 
-from typing import Any
-
 import numpy as np
 
-VOID = 255
+from swiftnet_ros.data.labels import VOID
 
 
 def _label_image(labels: np.ndarray) -> np.ndarray:
@@ -19,8 +17,7 @@ def _label_image(labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def check_palette(palette: Any) -> np.ndarray:
-    """``palette`` as (C, 3) uint8 (1 <= C <= 255, values 0..255), or a ValueError saying what is wrong."""
+def _palette(palette: np.ndarray) -> np.ndarray:
     palette = np.asarray(palette)
     if palette.ndim != 2 or palette.shape[1] != 3 or not 0 < palette.shape[0] <= VOID:
         raise ValueError("expected a (C, 3) palette with 1 <= C <= 255, got shape {}".format(palette.shape))
@@ -34,7 +31,7 @@ def check_palette(palette: Any) -> np.ndarray:
 
 def lookup_table(palette: np.ndarray) -> np.ndarray:
     """A (256, 3) uint8 table: palette colours for class ids, black for void and unknown ids."""
-    palette = check_palette(palette)
+    palette = _palette(palette)
     table = np.zeros((256, 3), np.uint8)
     table[:palette.shape[0]] = palette
     return table

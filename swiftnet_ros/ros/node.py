@@ -6,11 +6,13 @@ optionally ``segmentation/overlay`` (rgb8) and ``segmentation`` (SegmentationInf
 input header; ``/diagnostics`` about once a second.
 
 The subscription callback only checks a frame's fields and puts it in a one-frame slot; a worker
-thread converts, segments and publishes, so callbacks never wait for the model and a camera
-faster than the model costs dropped (counted) frames, not latency.
+thread runs it through the ROS-free ``frame_pipeline`` (conversion, segmentation, colours) and
+publishes, so callbacks never wait for the model and a camera faster than the model costs dropped
+(counted) frames, not latency.
 
 Run: ``segmentation_node --ros-args -p weights:=mnv2 -p input_size:=1024x512`` or
-``python -m swiftnet_ros.ros.node --ros-args --params-file config/segment.yaml``.
+``python -m swiftnet_ros.commands.segmentation_node --ros-args --params-file config/segment.yaml``
+(``run`` here is the rclpy loop; the executable's ``main`` is in ``swiftnet_ros.commands``).
 """
 
 import logging
@@ -22,7 +24,6 @@ import time
 from collections import namedtuple
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
@@ -39,10 +40,13 @@ from rclpy.qos import (
 )
 from sensor_msgs.msg import CompressedImage, Image
 
+from swiftnet_ros.infer.weights import ENGINE_SUFFIXES
 from swiftnet_ros.msg import SegmentationInfo
 from swiftnet_ros.ros import image_conversion as conversion
+from swiftnet_ros.ros.frame_pipeline import CompressedFrame, FramePipeline, RawImage, check_frame
 from swiftnet_ros.ros.params import (
     NODE_NAME,
+    QOS_CHOICES,
     ConfigError,
     NodeConfig,
     check_runtime_change,
@@ -62,8 +66,8 @@ except ImportError:  # pragma: no cover - Foxy
 ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
 ROS_OWN_PREFIXES = ("qos_overrides.",)
 
-# one frame waiting for the worker: the message, when it arrived (monotonic s), raw or compressed
-Frame = namedtuple("Frame", "msg received compressed")
+# one frame waiting for the worker: its fields, its header, when it arrived (monotonic s)
+Frame = namedtuple("Frame", "source header received")
 
 
 def make_qos(name: str, depth: int) -> QoSProfile:
@@ -80,8 +84,7 @@ def make_qos(name: str, depth: int) -> QoSProfile:
         return profile
     reliability = {"reliable": QoSReliabilityPolicy.RELIABLE, "best_effort": QoSReliabilityPolicy.BEST_EFFORT}
     if name not in reliability:
-        raise ConfigError("QoS {!r}; expected one of: sensor_data, reliable, best_effort, system_default"
-                          .format(name))
+        raise ConfigError("QoS {!r}; expected one of: {}".format(name, ", ".join(QOS_CHOICES)))
     return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability[name],
                       durability=QoSDurabilityPolicy.VOLATILE)
 
@@ -143,6 +146,7 @@ class SegmentationNode(Node):
         self._stopping = threading.Event()
         self._worker = None  # type: Optional[threading.Thread]
         self.segmenter = None  # type: Any
+        self.pipeline = None  # type: Optional[FramePipeline]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         library_log = logging.getLogger("swiftnet_ros")
         for handler in [h for h in library_log.handlers if isinstance(h, RosLogHandler)]:
@@ -153,13 +157,12 @@ class SegmentationNode(Node):
 
     def load_model(self) -> None:
         """Load the weights (seconds; minutes for a TensorRT engine build); ``run`` calls it in a thread."""
-        from swiftnet_ros.infer import visualize  # imports torch: only after the parameters were checked
-
-        self._visualize = visualize
-        self.segmenter = self._load_segmenter()
-        palette = load_palette(self.config.palette, self.segmenter.num_classes)
-        self.palette = self.segmenter.palette if palette is None else palette
-        self._color_table = visualize.lookup_table(self.palette)
+        segmenter = self._load_segmenter()
+        palette = load_palette(self.config.palette, segmenter.num_classes)
+        if palette is not None:
+            segmenter.set_palette(palette)
+        self.segmenter = segmenter
+        self.pipeline = FramePipeline(segmenter)
 
     def start(self) -> None:
         """Create the topics, the diagnostics timer and the worker: from here on frames are answered."""
@@ -194,14 +197,14 @@ class SegmentationNode(Node):
         NodeConfig.from_dict(ours, source="ROS parameters (-p / --params-file)")
 
     def _load_segmenter(self) -> Any:
-        from swiftnet_ros.infer import Segmenter
-        from swiftnet_ros.infer.segmenter import choose_backend
+        from swiftnet_ros.infer import Segmenter  # imports torch: only after the parameters were checked
+        from swiftnet_ros.infer.registry import choose_backend, thread_options
         from swiftnet_ros.infer.weights import weights_kind
 
         config = self.config
         weights = resolve_weights(config.weights)
         log = self.get_logger()
-        engine = config.backend == "tensorrt" or weights.lower().endswith((".engine", ".plan", ".trt"))
+        engine = config.backend == "tensorrt" or weights.lower().endswith(ENGINE_SUFFIXES)
         if engine:
             log.info("loading {} with TensorRT: building an engine for a new model, size or precision takes "
                      "minutes on a Jetson; a cached engine loads in seconds".format(weights))
@@ -214,8 +217,8 @@ class SegmentationNode(Node):
             import torch
 
             torch.set_num_threads(config.cpu_threads)
-            if choose_backend(config.backend, weights_kind(weights)) == "onnxruntime":
-                options["threads"] = config.cpu_threads
+            backend = choose_backend(config.backend, weights_kind(weights))
+            options = thread_options(backend, config.cpu_threads)
             log.info("model on {} CPU thread(s)".format(config.cpu_threads))
         segmenter = Segmenter(weights, backend=config.backend, precision=config.precision,
                               device=config.device, input_size=config.input_hw(),
@@ -229,25 +232,21 @@ class SegmentationNode(Node):
 
     # ------------------------------------------------------------------ callbacks (executor thread)
     def _on_image(self, msg: Image) -> None:
-        now = time.monotonic()
-        self.stats.frame_received(now)
-        try:
-            conversion.check_image(msg.encoding, msg.height, msg.width, msg.step, len(msg.data),
-                                   msg.is_bigendian)
-        except conversion.ImageConversionError as exc:
-            self._bad_frame(now, exc)
-            return
-        self._slot.put(Frame(msg, now, False))
+        self._enqueue(RawImage(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian),
+                      msg.header)
 
     def _on_compressed(self, msg: CompressedImage) -> None:
+        self._enqueue(CompressedFrame(msg.format, msg.data), msg.header)
+
+    def _enqueue(self, source: Any, header: Any) -> None:
         now = time.monotonic()
         self.stats.frame_received(now)
         try:
-            conversion.check_compressed(msg.format, msg.data)
+            check_frame(source)
         except conversion.ImageConversionError as exc:
             self._bad_frame(now, exc)
             return
-        self._slot.put(Frame(msg, now, True))
+        self._slot.put(Frame(source, header, now))
 
     def _bad_frame(self, now: float, exc: Exception) -> None:
         self.stats.frame_malformed()
@@ -290,61 +289,39 @@ class SegmentationNode(Node):
                         type(exc).__name__, " ".join(str(exc).split()), more))
 
     def _process(self, frame: Frame) -> None:
-        msg = frame.msg
         config = self.config  # one consistent set of run-time parameters per frame
-        t0 = time.perf_counter()
-        if frame.compressed:
-            image = conversion.compressed_to_rgb(msg.format, msg.data)
-        else:
-            image = conversion.image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data,
-                                            msg.is_bigendian)
-        t1 = time.perf_counter()
-        first = getattr(self.segmenter, "backend", True) is None  # fixed-size backend not built yet
-        if first:
-            self.get_logger().info("first frame ({}x{}): building the {} backend for this size; a TensorRT "
-                                   "engine build takes minutes".format(image.shape[1], image.shape[0],
-                                                                        self.segmenter.backend_name))
-        result = self.segmenter.segment(image)
-        t2 = time.perf_counter()
-        if first:
-            self.get_logger().info("{} backend ready after {:.1f} s".format(
-                self.segmenter.backend_name, t2 - t1))
-        labels = result.labels
+        start = time.perf_counter()
+        result = self.pipeline.segment(frame.source)
         if self._stopping.is_set():
             return
-        header = msg.header
+        header = frame.header
         # the answer first (labels, then the info with its statistics), the pictures for people after:
         # consumers of the labels never wait for colourisation
-        self._labels_pub.publish(_fill(Image(), conversion.mono8_fields(labels), header))
-        info = SegmentationInfo(model=self.segmenter.model_name, backend=self.segmenter.backend_name,
-                                precision=self.segmenter.precision, height=labels.shape[0],
-                                width=labels.shape[1])
+        self._labels_pub.publish(_fill(Image(), conversion.mono8_fields(result.labels), header))
+        summary = result.summary
+        info = SegmentationInfo(model=summary.model, backend=summary.backend, precision=summary.precision,
+                                height=summary.height, width=summary.width)
         info.header = header
-        info.class_names = list(self.segmenter.class_names)
-        info.class_fractions = self._visualize.class_fractions(labels, self.segmenter.num_classes).tolist()
-        info.inference_ms = float(result.timings.get("total", (t2 - t1) * 1e3))
+        info.class_names = summary.class_names
+        info.class_fractions = summary.class_fractions
+        info.inference_ms = summary.inference_ms
         info.total_ms = float((time.monotonic() - frame.received) * 1e3)
         info.dropped_frames = self._slot.dropped
         self._info_pub.publish(info)
-        colorize_ms = 0.0
         if config.publish_color and self._color_pub.get_subscription_count() > 0:
-            c0 = time.perf_counter()
-            color = self._color_table[labels]
-            colorize_ms += (time.perf_counter() - c0) * 1e3
+            color = self.pipeline.color(result)
             self._color_pub.publish(_fill(Image(), conversion.rgb8_fields(color), header))
         if config.publish_overlay and self._overlay_pub.get_subscription_count() > 0:
-            c0 = time.perf_counter()
-            base = image if image.shape[:2] == labels.shape else _resize(image, labels.shape)
-            blended = self._visualize.overlay(base, labels, self.palette, config.overlay_alpha)
-            colorize_ms += (time.perf_counter() - c0) * 1e3
+            blended = self.pipeline.overlay(result, config.overlay_alpha)
             self._overlay_pub.publish(_fill(Image(), conversion.rgb8_fields(blended), header))
         total_ms = (time.monotonic() - frame.received) * 1e3
-        t4 = time.perf_counter()
-        conversion_ms, inference_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
-        publish_ms = (t4 - t2) * 1e3 - colorize_ms
+        timings = result.timings
+        overhead_ms = (time.perf_counter() - start) * 1e3 - timings["segment"]  # all but the segmenter
+        colorize_ms = timings.get("colorize", 0.0)
         self.stats.frame_published(time.monotonic(), {
-            "conversion": conversion_ms, "inference": inference_ms, "colorize": colorize_ms,
-            "publish": publish_ms, "overhead": conversion_ms + (t4 - t2) * 1e3, "total": total_ms})
+            "conversion": timings["conversion"], "inference": timings["segment"], "colorize": colorize_ms,
+            "publish": overhead_ms - timings["conversion"] - colorize_ms, "overhead": overhead_ms,
+            "total": total_ms})
 
     # ------------------------------------------------------------------ diagnostics (executor thread)
     def diagnostics(self) -> DiagnosticArray:
@@ -385,13 +362,6 @@ class SegmentationNode(Node):
             return True
         self._worker.join(timeout)
         return not self._worker.is_alive()
-
-
-def _resize(image: np.ndarray, shape: Any) -> np.ndarray:
-    import cv2
-
-    size = (int(shape[1]), int(shape[0]))
-    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -491,21 +461,3 @@ def run(argv: Optional[List[str]] = None) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Console entry point: ``run``, then leave at once.
-
-    The interpreter's own teardown (PyTorch, Fast DDS) takes more than a second after the node has
-    already shut down cleanly (ROS logs flushed by try_shutdown), so the process ends with os._exit
-    and SIGINT / SIGTERM stop the node well within 2 s.
-    """
-    code = run(argv)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-    return code  # not reached
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,9 @@
-"""The ROS-free parts of the segmentation node: the one-frame slot, statistics and a log throttle.
+"""The ROS-free plumbing of the segmentation node: the one-frame slot, statistics and a log throttle.
 
 The node's subscription callback stores frames in a ``FrameSlot`` and a worker thread takes them
 out, so the callback never waits for the model; ``NodeStats`` gathers what /diagnostics reports.
-All of it is plain Python, so tests drive it without ROS.
+What the worker does with a frame is ``frame_pipeline``. All of it is plain Python, so tests drive
+it without ROS.
 """
 
 import threading

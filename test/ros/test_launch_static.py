@@ -103,10 +103,11 @@ def test_node_action_starts_our_executable(tree):
     assert "install(PROGRAMS scripts/{} DESTINATION lib/${{PROJECT_NAME}})".format(executable) in cmake
     script = os.path.join(ROOT, "scripts", executable)
     assert os.access(script, os.X_OK)
-    assert "from swiftnet_ros.ros.node import main" in open(script).read()
+    assert "from swiftnet_ros.commands.segmentation_node import main" in open(script).read()
     # ... and pip installs the console script of the same name.
     with open(os.path.join(ROOT, "setup.py")) as f:
-        assert re.search(r'"{} = swiftnet_ros\.ros\.node:main"'.format(executable), f.read())
+        entry = r'"{} = swiftnet_ros\.commands\.segmentation_node:main"'.format(executable)
+        assert re.search(entry, f.read())
 
 
 def test_node_name_matches_the_config_section(tree):

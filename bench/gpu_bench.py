@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from swiftnet_ros.data.synthetic import make_scene  # noqa: E402
 from swiftnet_ros.files import write_json_atomic  # noqa: E402
 from swiftnet_ros.infer.backend_torch import TorchBackend, has_torch_compile  # noqa: E402
+from swiftnet_ros.infer.registry import check_options  # noqa: E402
 from swiftnet_ros.infer.rewrites.fused import FusedConv, is_fusable  # noqa: E402
 from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch  # noqa: E402
 from swiftnet_ros.infer.weights import load_torch_weights  # noqa: E402
@@ -226,7 +227,7 @@ def bench_model_size(name: str, size: Tuple[int, int], args: argparse.Namespace,
     fusable = is_fusable(base_model)
     compile_ok = device.type == "cuda" and has_torch_compile()
     wanted = set(args.variants.split(","))
-    graph = {"channels_last": True, "cuda_graphs": True}
+    graph = check_options("torch", {"channels_last": True, "cuda_graphs": True})  # misspelt: fails here
     fused = dict(graph, fuse=True)
     if device.type == "cuda":
         if "eager16" in wanted:

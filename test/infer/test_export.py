@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from swiftnet_ros.cli import main
+from swiftnet_ros.commands.main import main
 from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.export import export_onnx
 from swiftnet_ros.infer.metadata import decode_metadata, encode_metadata, read_onnx_metadata

@@ -11,7 +11,7 @@ import os
 import onnx
 import pytest
 
-from swiftnet_ros.cli import main
+from swiftnet_ros.commands.main import main
 from swiftnet_ros.infer.backend_tensorrt import (
     engine_cache_key,
     import_tensorrt,

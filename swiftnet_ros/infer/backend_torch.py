@@ -155,6 +155,8 @@ class TorchBackend(Backend):
             raise ValueError("cuda_graphs=True needs a CUDA device, got device {!r}".format(str(device)))
         if opts.winograd and device.type != "cpu":
             raise ValueError("winograd=True is a CPU option (NNPACK), got device {!r}".format(str(device)))
+        if opts.jit and opts.compile:  # before the feature checks: the same usage error on every PyTorch
+            raise ValueError("choose one of jit=True and compile=True, not both")
         if opts.compile and not has_torch_compile():
             raise ValueError("compile=True needs torch.compile (PyTorch >= 2.0); this is PyTorch {}"
                              .format(torch.__version__))
@@ -165,8 +167,6 @@ class TorchBackend(Backend):
             opts.fold_bn = False  # the fused model folds every BN itself
         if opts.compile_head and (device.type != "cuda" or not has_torch_compile()):
             raise ValueError("compile_head=True needs a CUDA device and torch.compile (PyTorch >= 2.0)")
-        if opts.jit and opts.compile:
-            raise ValueError("choose one of jit=True and compile=True, not both")
         if opts.jit and not hasattr(torch.jit, "optimize_for_inference"):
             raise ValueError("jit=True needs torch.jit.optimize_for_inference (PyTorch >= 1.9); this is "
                              "PyTorch {}".format(torch.__version__))

@@ -46,6 +46,24 @@ def check_input_size(input_size: Sequence[int]) -> Tuple[int, int]:
     return height, width
 
 
+def torchscript_exporter() -> dict:
+    """``dynamo=False`` where torch.onnx.export has that switch; PyTorch 1.10 (the Jetson TX2's) has
+    only the TorchScript exporter and no switch."""
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
+def cpu_has_fp16_kernels() -> bool:
+    """Whether this PyTorch runs the half-precision CPU kernels a SwiftNet forward needs (3x3
+    convolution, bicubic resize): PyTorch 1.10 (the Jetson TX2's) has neither."""
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.float16)
+    try:
+        torch.nn.functional.conv2d(x, torch.zeros(1, 1, 3, 3, dtype=torch.float16))
+        torch.nn.functional.interpolate(x, size=(2, 2), mode="bicubic", align_corners=False)
+    except RuntimeError:
+        return False
+    return True
+
+
 def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[str], palette: object,
                 path: Optional[str] = None, opset: int = DEFAULT_OPSET, fp16: bool = False,
                 argmax: str = "host", model_name: Optional[str] = None) -> bytes:
@@ -64,13 +82,15 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
         raise ValueError("expected a SwiftNet model with a .config, got {}".format(type(model).__name__))
     palette_list = np.asarray(palette).astype(int).tolist()
     device = torch.device("cuda" if fp16 and torch.cuda.is_available() else "cpu")
+    if fp16 and device.type == "cpu" and not cpu_has_fp16_kernels():
+        raise ValueError("fp16 export traces the model in half precision, which needs CUDA or half-precision "
+                         "CPU kernels; PyTorch {} has none on the CPU: export fp32 (a TensorRT build with "
+                         "fp16 makes an fp16 engine from it)".format(torch.__version__))
     dtype = torch.float16 if fp16 else torch.float32
     module = _ExportWrapper(copy.deepcopy(model).eval().to(device=device, dtype=dtype), argmax == "in_graph")
     generator = torch.Generator().manual_seed(0)
     dummy = (torch.rand(1, 3, height, width, generator=generator) * 255).to(device=device, dtype=dtype)
-    kwargs = {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False
+    kwargs = torchscript_exporter()
     output_name = "labels" if argmax == "in_graph" else "logits"
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ import torch
 
 from swiftnet_ros.commands.main import main
 from swiftnet_ros.files import write_bytes_atomic
-from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.export import cpu_has_fp16_kernels, export_onnx
 from swiftnet_ros.infer.metadata import decode_metadata, encode_metadata, read_onnx_metadata
 from swiftnet_ros.infer.weights import load_torch_weights
 from swiftnet_ros.model import build_model, save_checkpoint
@@ -75,6 +75,10 @@ def test_export_in_graph_argmax_and_fp16(checkpoint):
     labels = run_onnx(export_onnx(model, (H, W), CLASSES, PALETTE, argmax="in_graph"), x.numpy())
     assert labels.dtype == np.int32 and labels.shape == (1, H, W)
     assert (labels == expected).mean() >= 0.999
+    if not torch.cuda.is_available() and not cpu_has_fp16_kernels():  # PyTorch 1.10 on a CPU
+        with pytest.raises(ValueError, match=r"fp16 export .* PyTorch 1\.10.* has none on the CPU"):
+            export_onnx(model, (H, W), CLASSES, PALETTE, fp16=True)
+        return
     half = export_onnx(model, (H, W), CLASSES, PALETTE, fp16=True)
     assert read_onnx_metadata(half)["precision"] == "fp16"
     assert onnx.load_from_string(half).graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16

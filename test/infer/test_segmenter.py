@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from swiftnet_ros.infer import SegmentationResult, Segmenter
 from swiftnet_ros.infer.base import SegmenterBase
-from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.export import export_onnx, torchscript_exporter
 from swiftnet_ros.infer.segmenter import check_file_precision, choose_backend, image_to_batch, resize_labels
 from swiftnet_ros.infer.weights import load_torch_weights, weights_kind
 from swiftnet_ros.model import build_model, save_checkpoint
@@ -234,7 +234,8 @@ def test_onnx_without_metadata_is_refused(tmp_path):
     model = build_model("rn18", num_classes=3).eval()
     path = str(tmp_path / "bare.onnx")
     with torch.no_grad():
-        torch.onnx.export(model, (torch.zeros(1, 3, 32, 32),), path, opset_version=13, dynamo=False)
+        torch.onnx.export(model, (torch.zeros(1, 3, 32, 32),), path, opset_version=13,
+                          **torchscript_exporter())
     onnx.checker.check_model(onnx.load(path))
     with pytest.raises(ValueError, match="has no swiftnet_ros metadata"):
         Segmenter(path, device="cpu")

@@ -43,10 +43,11 @@ CONFIG_10 = ["set_memory_pool_limit", "set_flag", "create_timing_cache", "set_ti
              "get_timing_cache"]
 FLAGS_10 = ["EXPLICIT_BATCH", "STRONGLY_TYPED"]
 
-# onnx-tensorrt release/8.2-GA docs/operators.md (opset <= 13); the ops a SwiftNet export needs.
+# onnx-tensorrt release/8.2-GA docs/operators.md (opset <= 13); the ops a SwiftNet export needs
+# (PyTorch 1.10's exporter writes a padded average pooling as Pad + AveragePool).
 TRT_8_2_OPS = {"Add", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
-               "Conv", "Div", "Identity", "MatMul", "MaxPool", "Mul", "Relu", "Resize", "Shape", "Slice",
-               "Sub", "Gather", "Unsqueeze", "Reshape", "Transpose"}
+               "Conv", "Div", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Resize", "Shape",
+               "Slice", "Sub", "Gather", "Unsqueeze", "Reshape", "Transpose"}
 TRT_8_2_RESIZE = {"coordinate_transformation_mode": {"half_pixel", "pytorch_half_pixel",
                                                      "tf_half_pixel_for_nn", "asymmetric", "align_corners"},
                   "mode": {"nearest", "linear"},

@@ -8,6 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from swiftnet_ros.infer.export import torchscript_exporter
 from swiftnet_ros.model import build_model
 
 
@@ -24,7 +25,7 @@ def test_onnx_export_opset13_matches_torch(tmp_path, preset, h, w):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings: sizes become constants, which is intended
         torch.onnx.export(model, (x,), path, opset_version=13, input_names=["image"], output_names=["logits"],
-                          dynamo=False)
+                          **torchscript_exporter())
     graph = onnx.load(path)
     onnx.checker.check_model(graph)
     ops = {node.op_type for node in graph.graph.node}

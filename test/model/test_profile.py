@@ -103,6 +103,7 @@ def test_profile_errors():
         cli.main(["profile", "--model", "missing.pt"])
 
 
+@pytest.mark.modern_stack  # a bench/ script (tqdm); benchmarks need the modern stack
 def test_committed_profile_table_is_current():
     script = os.path.join(REPO, "bench", "profile_table.py")
     spec = importlib.util.spec_from_file_location("profile_table", script)

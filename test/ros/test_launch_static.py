@@ -18,6 +18,7 @@ from swiftnet_ros.ros import params
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCH = os.path.join(ROOT, "launch", "segment.launch.py")
 CONFIG = os.path.join(ROOT, "config", "segment.yaml")
+pytestmark = pytest.mark.modern_stack  # ast.unparse (Python 3.9); the launch file is not the run-time path
 ARGUMENTS = {"config", "weights", "backend", "precision", "image_topic", "namespace", "use_sim_time"}
 
 

@@ -99,6 +99,12 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
             torch.onnx.export(module, (dummy,), buffer, opset_version=opset, input_names=["image"],
                               output_names=[output_name], do_constant_folding=True, **kwargs)
     proto = onnx.load_from_string(buffer.getvalue())
+    output = proto.graph.output[0].type.tensor_type.shape
+    if any(d.dim_value <= 0 for d in output.dim):  # PyTorch 1.10's exporter leaves them symbolic
+        static = [1, height, width] if argmax == "in_graph" else [1, int(config.num_classes), height, width]
+        del output.dim[:]
+        for size in static:
+            output.dim.add().dim_value = size
     props = encode_metadata(model_name or config.name, class_names, palette_list, (height, width),
                             config.upsample, "labels" if argmax == "in_graph" else "logits",
                             "fp16" if fp16 else "fp32", config.to_dict())

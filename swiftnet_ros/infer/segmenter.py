@@ -79,8 +79,9 @@ def resize_labels(labels: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     height, width = int(size[0]), int(size[1])
     if (h, w) == (height, width):
         return labels
-    rows = torch.arange(height, device=labels.device) * h // height
-    cols = torch.arange(width, device=labels.device) * w // width
+    # torch.div, not //: PyTorch 1.10 (the Jetson's) warns that its tensor // will change meaning
+    rows = torch.div(torch.arange(height, device=labels.device) * h, height, rounding_mode="floor")
+    cols = torch.div(torch.arange(width, device=labels.device) * w, width, rounding_mode="floor")
     return labels.index_select(-2, rows).index_select(-1, cols)
 
 

@@ -2,10 +2,13 @@
 both stacks: the probe agrees with what the model really does, and the refusal is one clear line.
 Runs on Python 3.6 (no newer syntax)."""
 
+import warnings
+
 import pytest
 import torch
 
 from swiftnet_ros.infer import export
+from swiftnet_ros.infer.segmenter import resize_labels
 from swiftnet_ros.model import build_model
 
 
@@ -29,3 +32,12 @@ def test_fp16_export_without_cpu_kernels_is_refused_in_one_line(monkeypatch):
     with pytest.raises(ValueError, match=refusal) as error:
         export.export_onnx(model, (32, 64), ["a", "b", "c"], [[0, 0, 0]] * 3, fp16=True)
     assert "\n" not in str(error.value)
+
+
+def test_label_resizing_warns_on_no_pytorch():
+    """PyTorch 1.10 warns at a tensor // (its meaning changed later): the node would log it per process."""
+    labels = torch.arange(12, dtype=torch.uint8).reshape(1, 3, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resized = resize_labels(labels, (6, 8))
+    assert torch.equal(resized, labels.repeat_interleave(2, 1).repeat_interleave(2, 2))

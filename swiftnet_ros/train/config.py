@@ -90,7 +90,7 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 fail(name, getattr(self, name), "a number > 0")
         if self.cache and self.workers:
-            fail("workers", self.workers, "0 with cache (samples in this process's memory)")
+            fail("workers", self.workers, "workers 0 with cache (samples live in this process's memory)")
         if not 0 < self.scale_min <= self.scale_max:
             raise ConfigError("scale_min={!r}, scale_max={!r}; expected 0 < scale_min <= scale_max".format(
                 self.scale_min, self.scale_max))

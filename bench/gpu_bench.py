@@ -37,7 +37,8 @@ from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch  # noqa: E402
 from swiftnet_ros.infer.weights import load_torch_weights  # noqa: E402
 from swiftnet_ros.model.profile import profile_model  # noqa: E402
 from swiftnet_ros.sizes import parse_size  # noqa: E402
-from swiftnet_ros.tools.benchmark import format_table, machine_info, percentile  # noqa: E402
+from swiftnet_ros.stats import percentile  # noqa: E402
+from swiftnet_ros.tools.benchmark import format_table, machine_info  # noqa: E402
 
 DEMO_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "demo", "swiftnet_demo.pt")

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Any, Dict, Optional, Tuple
 
-import numpy as np
+from swiftnet_ros.stats import percentile
 
 
 class FrameSlot:
@@ -100,9 +100,8 @@ class LatencyWindow:
 
     def percentile(self, q: float) -> float:
         """The q-th percentile (0..100); 0.0 while empty."""
-        if not self._values:
-            return 0.0
-        return float(np.percentile(np.fromiter(self._values, np.float64, len(self._values)), q))
+        value = percentile(self._values, q)
+        return 0.0 if value is None else value
 
 
 class Throttle:

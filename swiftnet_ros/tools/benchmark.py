@@ -24,14 +24,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from swiftnet_ros.infer.registry import parse_backend_token, thread_options
+from swiftnet_ros.stats import percentile
 
 
 # ---------------------------------------------------------------------------- helpers
-def percentile(values: List[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100), as numpy's default."""
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
-
-
 def expand_configs(backends: List[str], precisions: List[str], device_type: str,
                    compile_available: bool) -> List[Tuple[str, str, Dict[str, bool], str]]:
     """(label, backend, options, precision) for each precision x backend.

@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from swiftnet_ros.stats import percentile
 from swiftnet_ros.tools import bags
 from swiftnet_ros.tools.processes import join_topic, node_command, spin_until, stop_process, use_ros_env
 
@@ -153,10 +154,6 @@ def played_fps(published_at: Dict[int, float]) -> Optional[float]:
     """Frames per second play-bag achieved, from its publish log."""
     times = sorted(published_at.values())
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
-
-
-def percentile(values: Sequence[float], q: float) -> Optional[float]:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else None
 
 
 def mean_iou(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], class_names: Sequence[str]

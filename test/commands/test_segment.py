@@ -10,7 +10,7 @@ import pytest
 from swiftnet_ros.commands.main import main
 from swiftnet_ros.data.synthetic import make_scene
 from swiftnet_ros.infer import Segmenter
-from swiftnet_ros.tools.benchmark import expand_configs, format_table, parse_backend_token, percentile
+from swiftnet_ros.tools.benchmark import expand_configs, format_table, parse_backend_token
 
 H, W = 64, 96
 
@@ -109,7 +109,6 @@ def test_backend_tokens_and_config_expansion():
     assert [c[0] for c in gpu] == ["torch-cuda_graphs", "torch+cuda_graphs", "torch+compile-cuda_graphs"] * 2
     assert [c[3] for c in gpu] == ["fp32"] * 3 + ["fp16"] * 3
     assert len(expand_configs(["torch"], ["fp32"], "cuda", False)) == 2
-    assert percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
 
 
 def test_bench_json_schema_table_and_plot(tmp_path, capsys):

@@ -2,12 +2,68 @@
 
 Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; modules are
 imported only when their command runs (``--help`` of one command imports only that module).
+
+Errors, one convention for every command: ``run`` raises and ``main`` prints one line
+``swiftnet-ros COMMAND: error: MESSAGE`` (no traceback; SWIFTNET_ROS_DEBUG=1 adds it) and returns
+2 for a bad argument, file, folder, config or bag (``UsageError``, and any ``ValueError`` /
+``FileNotFoundError`` from the libraries, which is what they raise for bad input, as argparse
+does for its own usage errors) or 1 for a failure at run time (``RunError``, ``RuntimeError``,
+other ``OSError``). Ctrl-C: ``interrupted``, 130.
 """
 
 import argparse
 import importlib
+import os
 import sys
 from typing import List, Optional, Tuple
+
+
+class UsageError(ValueError):
+    """A bad argument, file, folder, config or bag; the message names the value and what was expected.
+    Exit status 2."""
+
+
+class RunError(RuntimeError):
+    """A failure while the command runs (a write, a backend, a child process). Exit status 1."""
+
+
+USAGE_EXIT, RUN_EXIT, INTERRUPTED_EXIT = 2, 1, 130
+
+
+def exit_code(exc: BaseException) -> int:
+    """2 for usage / configuration errors, 130 for Ctrl-C, 1 for everything else."""
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED_EXIT
+    if isinstance(exc, RunError):
+        return RUN_EXIT
+    if isinstance(exc, (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                        FileExistsError)):
+        return USAGE_EXIT
+    return RUN_EXIT
+
+
+def error_line(command: str, message: object) -> str:
+    """``swiftnet-ros COMMAND: error: MESSAGE`` on one line (whitespace runs and newlines folded)."""
+    text = " ".join(str(message).split())
+    return "swiftnet-ros {}: error: {}".format(command, text)
+
+
+def report_error(command: str, exc: BaseException) -> int:
+    """Print ``exc`` as one line on stderr (its traceback with SWIFTNET_ROS_DEBUG=1); its exit code."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("swiftnet-ros {}: interrupted".format(command), file=sys.stderr)
+        return INTERRUPTED_EXIT
+    known = (ValueError, OSError, RuntimeError)
+    text = str(exc) if isinstance(exc, known) and str(exc) else "{}: {}".format(type(exc).__name__, exc)
+    if os.environ.get("SWIFTNET_ROS_DEBUG"):
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    elif not isinstance(exc, known):  # a bug, not a bad input: say how to see where
+        text += " (SWIFTNET_ROS_DEBUG=1 shows the traceback)"
+    print(error_line(command, text), file=sys.stderr)
+    return exit_code(exc)
+
 
 # name -> (module, one-line help)
 COMMANDS = {
@@ -48,7 +104,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="swiftnet-ros " + name, description=help_text)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (Exception, KeyboardInterrupt) as exc:
+        return report_error(name, exc)
 
 
 if __name__ == "__main__":

@@ -152,7 +152,6 @@ class Trainer:
         self.best_miou = -1.0
         self.best_metrics: Optional[Dict[str, Any]] = None
         self.history: List[Dict[str, Any]] = []
-        self.seen_indices: List[int] = []  # sample indices this process trained on (tests check the shards)
         if config.resume:
             self._load_resume(config.resume)
         self.writer = None
@@ -247,7 +246,6 @@ class Trainer:
         self.sampler.set_epoch(epoch)
         if hasattr(self.train_set, "set_epoch"):  # datasets that seed their augmentation per (epoch, index)
             self.train_set.set_epoch(epoch)
-        self.seen_indices.extend(list(iter(self.sampler))[:len(self.loader) * self.cfg.batch_size])
         self.net.train()
         total = torch.zeros(2, dtype=torch.float64)
         bar = tqdm(self.loader, desc="epoch {}/{}".format(epoch + 1, self.cfg.epochs),

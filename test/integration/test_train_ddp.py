@@ -32,12 +32,22 @@ def _worker(rank, world_size, port, base):
                          val_seed=500, val_num=2, epochs=2, batch_size=2, workers=0, threads=1, seed=1,
                          crop_size=48, device="cpu", out_dir=os.path.join(base, "rank{}".format(rank)))
     trainer = Trainer(config, progress=False)
+    seen = []  # the training samples this process loads (workers=0: in this process), in order
+    dataset_type = type(trainer.train_set)
+    load = dataset_type.__getitem__
+
+    def recording(self, index):
+        if self is trainer.train_set:
+            seen.append(int(index))
+        return load(self, index)
+
+    dataset_type.__getitem__ = recording
     assert dist.is_initialized() and dist.get_backend() == "gloo" and trainer.dist.world_size == world_size
     trainer.fit()
     torch.save({n: p.detach().clone() for n, p in trainer.model.named_parameters()},
                os.path.join(base, "params{}.pt".format(rank)))
     with open(os.path.join(base, "seen{}.json".format(rank)), "w") as f:
-        json.dump(trainer.seen_indices, f)
+        json.dump(seen, f)
     dist.destroy_process_group()
 
 

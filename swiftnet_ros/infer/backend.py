@@ -2,7 +2,8 @@
 
 A backend takes a batch of RGB images (N x 3 x H x W float32 or uint8, values 0-255, already on the
 backend's torch device) and returns class scores or labels on that same device, so that the
-argmax runs where the model ran and only the small uint8 label map crosses to the host.
+argmax runs where the model ran and only the small uint8 label map crosses to the host (and,
+when asked for, the uint8 confidence map computed beside it: ``labels_confidence``).
 """
 
 from typing import Optional, Tuple
@@ -10,6 +11,7 @@ from typing import Optional, Tuple
 import torch
 
 from swiftnet_ros.infer.options import PRECISIONS
+from swiftnet_ros.infer.postprocess import labels_and_confidence
 
 
 def resolve_device(device: str) -> torch.device:
@@ -85,6 +87,10 @@ class Backend:
         """N x 3 x H x W float32 or uint8 RGB -> N x H x W uint8 labels on ``self.device`` (argmax there)."""
         return self.logits(x).argmax(1).to(torch.uint8)
 
+    def labels_confidence(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``labels`` and round(255 x max softmax probability), both N x H x W uint8 on ``self.device``."""
+        return labels_and_confidence(self.logits(x))
+
     def check_input(self, x: torch.Tensor) -> None:
         check_batch(x, self.device)
         if self.fixed_size is not None and tuple(x.shape[2:]) != tuple(self.fixed_size):
@@ -115,3 +121,10 @@ class StaticGraphBackend(Backend):
         if self.outputs_labels:
             return out.to(torch.uint8)
         return out.argmax(1).to(torch.uint8)
+
+    def labels_confidence(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.outputs_labels:
+            raise ValueError("this {} ends in an argmax (exported with --argmax in_graph): it has no class "
+                             "scores for a confidence map; export it with --argmax host"
+                             .format(self.graph_kind))
+        return labels_and_confidence(self._run(x))  # on the device, from the bound output buffer

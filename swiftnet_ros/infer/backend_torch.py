@@ -12,7 +12,7 @@ import copy
 import importlib.util
 import logging
 import warnings
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -23,12 +23,14 @@ from swiftnet_ros.infer.postprocess import (
     Postprocess,
     bilinear_argmax,
     compiled_head,
+    labels_and_confidence,
     nearest_argmax,
     resize_argmax,
 )
 from swiftnet_ros.infer.rewrites.fold_bn import fold_batchnorm
 from swiftnet_ros.infer.rewrites.fused import FusedSwiftNet, check_fusable, is_fusable
 from swiftnet_ros.infer.rewrites.winograd import channels_last_stem, nnpack_available, use_winograd
+from swiftnet_ros.model.blocks import resize
 
 LOG = logging.getLogger(__name__)
 
@@ -72,22 +74,28 @@ class _LabelsHead(nn.Module):
     resizing every class map (postprocess.py: the same labels, 4x less work). Elsewhere the
     stride-4 logits are resized here, as inside the model, channels-last if asked, by
     ``postprocess`` (``resize_argmax``, or a compiled version of it: one fused kernel).
+    With ``confidence`` it returns (labels, confidence) from the class maps resized as in the
+    model (the confidence needs every class's score at every pixel, so no sparse shortcut).
     """
 
     def __init__(self, model: nn.Module, channels_last: bool, sparse: bool,
-                 postprocess: Postprocess = resize_argmax) -> None:
+                 postprocess: Postprocess = resize_argmax, confidence: bool = False) -> None:
         super().__init__()
         self.model = model
         self.channels_last = channels_last
-        self.sparse = sparse
+        self.sparse = sparse and not confidence
         self.postprocess = postprocess
+        self.confidence = confidence
         self.mode = getattr(getattr(model, "config", None), "upsample", None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> Any:
         if self.mode is None:
-            return self.model(x).argmax(1).to(torch.uint8)
+            scores = self.model(x)
+            return labels_and_confidence(scores) if self.confidence else scores.argmax(1).to(torch.uint8)
         logits = self.model(x, full_resolution=False)
         size = (int(x.shape[-2]), int(x.shape[-1]))
+        if self.confidence:
+            return labels_and_confidence(resize(logits, size, self.mode))
         if self.sparse:
             if self.mode == "nearest":
                 return nearest_argmax(logits, size).to(torch.uint8)
@@ -199,9 +207,12 @@ class TorchBackend(Backend):
         on_cpu = device.type == "cpu"
         postprocess = compiled_head() if opts.compile_head else resize_argmax
         self.head = _LabelsHead(model, opts.channels_last and on_cpu, sparse=on_cpu, postprocess=postprocess)
+        self.confidence_head = _LabelsHead(model, opts.channels_last and on_cpu, sparse=False,
+                                           confidence=True)
         self._traced: Dict[tuple, Callable] = {}
         self._compiled: Dict[str, Callable] = {}
         self._graphs = CudaGraphRunner(self._run_labels) if opts.cuda_graphs else None
+        self._confidence_graphs = CudaGraphRunner(self._run_confidence) if opts.cuda_graphs else None
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self.options.fuse and x.dtype == torch.uint8:
@@ -211,8 +222,9 @@ class TorchBackend(Backend):
         return x.contiguous(memory_format=self.memory_format)
 
     def _function(self, kind: str, x: torch.Tensor) -> Callable:
-        """The callable for "logits" or "labels": eager, traced+frozen (per shape) or compiled."""
-        module = self.head if kind == "labels" else self.model
+        """The callable for "logits", "labels" or "confidence" (labels and confidence): eager,
+        traced+frozen (per shape) or compiled."""
+        module = {"labels": self.head, "confidence": self.confidence_head}.get(kind, self.model)
         if self.options.jit:
             key = (kind, tuple(x.shape), x.dtype)
             if key not in self._traced:
@@ -247,6 +259,9 @@ class TorchBackend(Backend):
     def _run_labels(self, x: torch.Tensor) -> torch.Tensor:
         return self._call("labels", x)
 
+    def _run_confidence(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self._call("confidence", x)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = self._prepare(x)
@@ -260,6 +275,14 @@ class TorchBackend(Backend):
             if self._graphs is not None:
                 return self._graphs(x)
             return self._run_labels(x)
+
+    def labels_confidence(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        self.check_input(x)
+        x = self._prepare(x)
+        with torch.no_grad():
+            if self._confidence_graphs is not None:
+                return self._confidence_graphs(x)
+            return self._run_confidence(x)
 
     def describe(self) -> str:
         flags = [name for name in self.options.enabled() if name != "cudnn_benchmark"]

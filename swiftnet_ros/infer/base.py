@@ -24,13 +24,15 @@ def check_output_size(value: str) -> str:
 
 @dataclass
 class SegmentationResult:
-    """``labels``: (H, W) uint8 class ids, 255 = void; ``timings``: milliseconds per stage and "total".
+    """``labels``: (H, W) uint8 class ids, 255 = void; ``timings``: milliseconds per stage and "total";
+    ``confidence``: (H, W) uint8 round(255 x max softmax probability) when it was asked for, else None.
 
     The stages are "preprocess", "inference" (the model alone), "postprocess" and "total".
     """
 
     labels: np.ndarray
     timings: Dict[str, float] = field(default_factory=dict)
+    confidence: Optional[np.ndarray] = None
 
 
 class SegmenterBase:
@@ -51,8 +53,9 @@ class SegmenterBase:
     input_size: Optional[Tuple[int, int]]
     output_size: str
 
-    def segment(self, image: np.ndarray, rgb: bool = True) -> SegmentationResult:
-        """(H, W, 3) uint8 image (RGB, or BGR with rgb=False) -> labels at the chosen resolution + timings."""
+    def segment(self, image: np.ndarray, rgb: bool = True, confidence: bool = False) -> SegmentationResult:
+        """(H, W, 3) uint8 image (RGB, or BGR with rgb=False) -> labels at the chosen resolution + timings;
+        with ``confidence`` also the confidence map of the same size (computed on the device)."""
         raise NotImplementedError
 
     def needs_build(self) -> bool:

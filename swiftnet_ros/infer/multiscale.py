@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from swiftnet_ros.infer.backend import check_precision, resolve_device
 from swiftnet_ros.infer.base import SegmentationResult, SegmenterBase, check_output_size
+from swiftnet_ros.infer.postprocess import probability_confidence
 from swiftnet_ros.infer.segmenter import check_image, image_to_batch, resize_labels, sync
 from swiftnet_ros.infer.weights import load_torch_weights
 
@@ -118,22 +119,26 @@ class MultiScaleSegmenter(SegmenterBase):
         with torch.no_grad():
             return multiscale_probabilities([b.logits for b in self.backends], x, self.scales, self.flip)
 
-    def segment(self, image: np.ndarray, rgb: bool = True) -> SegmentationResult:
+    def segment(self, image: np.ndarray, rgb: bool = True, confidence: bool = False) -> SegmentationResult:
+        """Labels of the averaged probabilities; ``confidence``: round(255 x the winner's averaged
+        probability), taken on the device beside the argmax."""
         check_image(image)
         start = time.perf_counter()
         x = self._batch(image, rgb)
         sync(self.device)
         t_pre = time.perf_counter()
-        labels = self._probabilities(x).argmax(1).to(torch.uint8)
+        probabilities = self._probabilities(x)
+        labels = probabilities.argmax(1).to(torch.uint8)
+        maps = [labels, probability_confidence(probabilities, labels)] if confidence else [labels]
         sync(self.device)
         t_inf = time.perf_counter()
         if self.output_size == "input":
-            labels = resize_labels(labels, image.shape[:2])
-        out = labels[0].cpu().numpy()
+            maps = [resize_labels(m, image.shape[:2]) for m in maps]
+        out = [m[0].cpu().numpy() for m in maps]
         end = time.perf_counter()
         timings = {"preprocess": (t_pre - start) * 1e3, "inference": (t_inf - t_pre) * 1e3,
                    "postprocess": (end - t_inf) * 1e3, "total": (end - start) * 1e3}
-        return SegmentationResult(out, timings)
+        return SegmentationResult(out[0], timings, out[1] if confidence else None)
 
     def describe(self) -> str:
         return "{} x scales {}{} (torch {} on {})".format(

@@ -9,6 +9,9 @@ whose 4 sources agree, and the interpolated scores are computed only for the oth
 boundaries, a few % of a trained model's pixels). The indices and weights follow PyTorch's
 bilinear resize (align_corners=False), so the labels equal ``F.interpolate(...).argmax(1)`` up to
 float rounding at exact ties.
+
+The confidence map (``labels_and_confidence``) is round(255 x the winning class's softmax
+probability), taken next to the argmax on the device, so one byte per pixel goes to the host.
 """
 
 from typing import Callable, Tuple
@@ -23,6 +26,27 @@ Postprocess = Callable[[torch.Tensor, Tuple[int, int], str], torch.Tensor]
 def resize_argmax(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
     """Labels (N x H x W uint8) of the stride-4 logits resized to size=(H, W), as the model resizes them."""
     return resize(logits, size, mode).argmax(1).to(torch.uint8)
+
+
+def confidence_bytes(probability: torch.Tensor) -> torch.Tensor:
+    """round(255 x p) as uint8, for probabilities p in 0..1."""
+    return (probability.float() * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+def labels_and_confidence(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """N x C x H x W class scores (logits) -> (labels, round(255 x max softmax probability)), both
+    N x H x W uint8 on the scores' device; the labels are exactly ``scores.argmax(1)``."""
+    scores = scores.float()
+    labels = scores.argmax(1, keepdim=True)
+    top = scores.gather(1, labels)
+    probability = torch.exp(top - torch.logsumexp(scores, 1, keepdim=True))  # softmax of the winner
+    return labels[:, 0].to(torch.uint8), confidence_bytes(probability[:, 0])
+
+
+def probability_confidence(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """N x H x W uint8 round(255 x p) of N x C x H x W probabilities at the chosen ``labels``."""
+    chosen = probabilities.gather(1, labels.long().unsqueeze(1))[:, 0]
+    return confidence_bytes(chosen)
 
 
 def compiled_head() -> Postprocess:

@@ -1,7 +1,8 @@
 """Segmenter: image in, label map out, through any backend (preprocess -> backend -> postprocess).
 
 The image is uploaded as uint8 (a quarter of the float bytes), converted and resized on the
-device; the backend's argmax runs on that device too, and only the uint8 label map comes back.
+device; the backend's argmax runs on that device too, and only the uint8 label map comes back
+(with the uint8 confidence map beside it when asked for).
 Labels are resized to the input resolution with nearest-neighbour index gathering (no per-pixel
 Python, exact for any size).
 """
@@ -135,7 +136,7 @@ class Segmenter(SegmenterBase):
         self._model = None
         self._make_fixed: Optional[Callable[[Tuple[int, int]], Backend]] = None
         self.backend: Optional[Backend] = None
-        self._host_labels: Optional[torch.Tensor] = None
+        self._host_buffers: Dict[str, torch.Tensor] = {}
         if kind in ("preset", "checkpoint"):
             model, meta = load_torch_weights(weights)
             self._model = model
@@ -213,35 +214,39 @@ class Segmenter(SegmenterBase):
             self.segment(blank)
 
     # ------------------------------------------------------------------ inference
-    def segment(self, image: np.ndarray, rgb: bool = True) -> SegmentationResult:
-        """(H, W, 3) uint8 image (RGB, or BGR with rgb=False) -> labels at the chosen resolution + timings."""
+    def segment(self, image: np.ndarray, rgb: bool = True, confidence: bool = False) -> SegmentationResult:
+        """(H, W, 3) uint8 image (RGB, or BGR with rgb=False) -> labels at the chosen resolution + timings;
+        with ``confidence`` also round(255 x max softmax probability) per label pixel (the backend's
+        ``labels_confidence``: computed on the device, one byte per pixel comes back)."""
         check_image(image)
         start = time.perf_counter()
         size = self.input_size if self.input_size is not None else (image.shape[0], image.shape[1])
         x = image_to_batch(image, rgb, self.device, size, keep_uint8=self.device.type == "cuda")
         sync(self.device)
         t_pre = time.perf_counter()
-        labels = self._backend_for(size).labels(x)
+        backend = self._backend_for(size)
+        maps = list(backend.labels_confidence(x)) if confidence else [backend.labels(x)]
         sync(self.device)
         t_inf = time.perf_counter()
         if self.output_size == "input":
-            labels = resize_labels(labels, image.shape[:2])
-        out = self._labels_to_host(labels[0])
+            maps = [resize_labels(m, image.shape[:2]) for m in maps]
+        out = [self._to_host(name, m[0]) for name, m in zip(("labels", "confidence"), maps)]
         end = time.perf_counter()
         timings = {"preprocess": (t_pre - start) * 1e3, "inference": (t_inf - t_pre) * 1e3,
                    "postprocess": (end - t_inf) * 1e3, "total": (end - start) * 1e3}
-        return SegmentationResult(out, timings)
+        return SegmentationResult(out[0], timings, out[1] if confidence else None)
 
-    def _labels_to_host(self, labels: torch.Tensor) -> np.ndarray:
-        """A host copy of (H, W) labels (backends may reuse their output buffers); from CUDA through a
-        reused pinned buffer (a direct DMA instead of a staged pageable copy)."""
-        if labels.device.type != "cuda":
-            return labels.numpy().copy()
-        if self._host_labels is None or self._host_labels.shape != labels.shape:
-            self._host_labels = torch.empty(labels.shape, dtype=labels.dtype, pin_memory=True)
-        self._host_labels.copy_(labels, non_blocking=True)
+    def _to_host(self, name: str, pixels: torch.Tensor) -> np.ndarray:
+        """A host copy of an (H, W) map (backends may reuse their output buffers); from CUDA through a
+        reused pinned buffer per map (a direct DMA instead of a staged pageable copy)."""
+        if pixels.device.type != "cuda":
+            return pixels.numpy().copy()
+        buffer = self._host_buffers.get(name)
+        if buffer is None or buffer.shape != pixels.shape:
+            buffer = self._host_buffers[name] = torch.empty(pixels.shape, dtype=pixels.dtype, pin_memory=True)
+        buffer.copy_(pixels, non_blocking=True)
         torch.cuda.current_stream(self.device).synchronize()
-        return self._host_labels.numpy().copy()
+        return buffer.numpy().copy()
 
     def needs_build(self) -> bool:
         """True until the fixed-size backend (onnxruntime / tensorrt from a checkpoint, no input_size) is

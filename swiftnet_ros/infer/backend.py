@@ -6,6 +6,7 @@ argmax runs where the model ran and only the small uint8 label map crosses to th
 when asked for, the uint8 confidence map computed beside it: ``labels_confidence``).
 """
 
+import re
 from typing import Optional, Tuple
 
 import torch
@@ -13,24 +14,28 @@ import torch
 from swiftnet_ros.infer.options import PRECISIONS
 from swiftnet_ros.infer.postprocess import labels_and_confidence
 
+DEVICE_NAMES = "auto, cpu, cuda or cuda:N"
+
+
+def is_device_name(name: str) -> bool:
+    """A device word this package takes (whether that device exists here is resolve_device's question)."""
+    return isinstance(name, str) and re.match(r"^(auto|cpu|cuda(:\d+)?)$", name) is not None
+
 
 def resolve_device(device: str) -> torch.device:
     """Turn "auto" | "cpu" | "cuda" | "cuda:N" into a torch.device, refusing CUDA where there is none."""
-    if not isinstance(device, (str, torch.device)):
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
         raise ValueError("device must be a string such as 'auto', 'cpu' or 'cuda:0', got {!r}".format(device))
-    name = str(device)
-    if name == "auto":
+    if not is_device_name(device):
+        raise ValueError("unknown device {!r}; expected {}".format(device, DEVICE_NAMES))
+    if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(name)
-    except RuntimeError:
-        raise ValueError("unknown device {!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
-                         .format(name)) from None
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError("unsupported device {!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'".format(name))
+    resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device {!r} requested but CUDA is not available here; use device='cpu'"
-                         .format(name))
+                         .format(device))
     return resolved
 
 

@@ -7,7 +7,6 @@ params file is config/segment.yaml (``segmentation_node: ros__parameters: ...``)
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -16,6 +15,7 @@ import numpy as np
 from swiftnet_ros import sizes
 from swiftnet_ros.data.labels import LABEL_SETS, check_palette, get_label_set
 from swiftnet_ros.fields import PARAMETER, ConfigError, check, check_mapping, field_info, option
+from swiftnet_ros.infer.backend import DEVICE_NAMES, is_device_name
 from swiftnet_ros.infer.options import PRECISIONS
 from swiftnet_ros.infer.registry import BACKENDS
 from swiftnet_ros.infer.weights import WEIGHTS_SUFFIXES
@@ -111,8 +111,8 @@ def validate(config: NodeConfig) -> NodeConfig:
     check(config, PARAMETER, strict=True)  # types (ROS parameters are typed), choices, ranges
     if not config.weights.strip():
         raise ConfigError("parameter weights is empty; expected a checkpoint path, a preset name or 'demo'")
-    if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", config.device):
-        raise ConfigError("parameter device = {!r}; expected auto, cpu, cuda or cuda:N".format(config.device))
+    if not is_device_name(config.device):
+        raise ConfigError("parameter device = {!r}; expected {}".format(config.device, DEVICE_NAMES))
     parse_size(config.input_size)
     palette = config.palette
     if palette not in ("checkpoint",) + BUILTIN_PALETTES:

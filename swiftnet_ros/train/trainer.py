@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from swiftnet_ros.infer.backend import resolve_device
 from swiftnet_ros.model import build_model, load_model, save_checkpoint
 from swiftnet_ros.train.config import TrainConfig, save_config
 from swiftnet_ros.train.data import DatasetInfo, build_datasets
@@ -76,11 +77,12 @@ def _worker_init(worker_id: int) -> None:
 
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use device cpu or auto")
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+    """infer's device parsing ("auto" | "cpu" | "cuda" | "cuda:N"), with a bare "cuda" meaning this
+    process's GPU (LOCAL_RANK) under torchrun."""
+    device = resolve_device(name)
+    if device.type == "cuda" and device.index is None:
         return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+    return device
 
 
 class Trainer:

@@ -5,7 +5,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
+
+from swiftnet_ros.tools.processes import wait_for_match
 
 PUBLISHER = textwrap.dedent(
     """
@@ -39,16 +42,14 @@ def test_segmentation_info_between_processes():
     from swiftnet_ros.msg import SegmentationInfo
 
     topic = "info_" + uuid.uuid4().hex[:8]
-    domain = 1 + uuid.uuid4().int % 100  # apart from other ROS 2 processes on the machine
-    env = dict(os.environ, FASTDDS_BUILTIN_TRANSPORTS="LARGE_DATA", ROS_DOMAIN_ID=str(domain))
-    proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, topic], env=env)
-    rclpy.init(domain_id=domain)
+    # the domain, localhost discovery and LARGE_DATA of this test process (test/conftest.py)
+    proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, topic], env=dict(os.environ))
+    rclpy.init()
     received = []
     try:
         node = rclpy.create_node("info_listener")
-        node.create_subscription(SegmentationInfo, topic, received.append, 10)
-        import time
-
+        subscription = node.create_subscription(SegmentationInfo, topic, received.append, 10)
+        assert wait_for_match(node, subscription, timeout=20), "the publisher process never matched"
         deadline = time.monotonic() + 20
         while not received and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)

@@ -2,25 +2,37 @@
 
 For each image: ``<name>_labels.png`` (8-bit class ids, 255 = void), ``<name>_color.png`` and, with
 --overlay, ``<name>_overlay.png``. For each video: ``<name>_color.mp4`` or ``<name>_overlay.mp4``
-annotated with the model and its latency. Files in folders keep their relative paths under OUT.
+annotated with the model and its latency. Files in folders keep their relative paths under OUT
+(``OUT/<folder name>/<relative path>``).
+
+Output names never clash: where two inputs would write the same file (``vid.mp4`` and ``vid.avi``,
+``cam1/0001.png`` and ``cam2/0001.png``), their names keep the suffix (``vid_mp4_color.mp4``) and
+then as many parent folders as it takes (``cam1/0001_png_labels.png``). Every file is written under
+a temporary name and renamed when complete, so a failed or interrupted input leaves nothing behind.
 """
 
 import argparse
 import os
 import sys
-from typing import List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+
+from swiftnet_ros.commands.main import RunError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
+# one input: kind "image" | "video", its path, the output stem relative to OUT
+Item = Tuple[str, str, str]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or video files")
-    parser.add_argument("-o", "--output", required=True, help="output folder")
+    parser.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     parser.add_argument("--weights", action="append", required=True,
-                        help="checkpoint, .onnx, .engine or preset; repeat it for an ensemble")
+                        help="checkpoint, .onnx, .engine, preset or 'demo' (the bundled checkpoint); "
+                             "repeat it for an ensemble")
     parser.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
     parser.add_argument("--precision", default="fp32", help="fp32 | fp16 (CUDA)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -29,66 +41,163 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlay", action="store_true", help="also write colours blended over the input")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
     parser.add_argument("--scales", default="1",
-                        help="comma-separated inference scales, e.g. 0.5,0.75,1,1.25,1.5")
-    parser.add_argument("--flip", action="store_true", help="add horizontally flipped passes")
-
-
-def collect_inputs(paths: List[str]) -> List[Tuple[str, str, str]]:
-    """(kind "image"|"video", path, output stem relative to OUT) for files and folder contents, sorted."""
-    items = []
-    for path in paths:
-        if os.path.isdir(path):
-            found = []
-            for root, _, files in os.walk(path):
-                for name in files:
-                    if name.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES):
-                        found.append(os.path.join(root, name))
-            if not found:
-                raise ValueError("folder {!r} has no images ({}) or videos"
-                                 .format(path, ", ".join(IMAGE_SUFFIXES)))
-            base = os.path.basename(os.path.normpath(path))
-            for full in sorted(found):
-                stem = os.path.join(base, os.path.splitext(os.path.relpath(full, path))[0])
-                items.append((_kind(full), full, stem))
-        elif os.path.isfile(path):
-            if not path.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES):
-                raise ValueError("input {!r}: unknown file type; expected an image ({}) or a video ({})"
-                                 .format(path, ", ".join(IMAGE_SUFFIXES), ", ".join(VIDEO_SUFFIXES)))
-            items.append((_kind(path), path, os.path.splitext(os.path.basename(path))[0]))
-        else:
-            raise FileNotFoundError("input {!r} not found".format(path))
-    return items
+                        help="comma-separated inference scales, e.g. 0.5,0.75,1,1.25,1.5 (checkpoints only)")
+    parser.add_argument("--flip", action="store_true",
+                        help="add horizontally flipped passes (checkpoints only)")
 
 
 def _kind(path: str) -> str:
     return "video" if path.lower().endswith(VIDEO_SUFFIXES) else "image"
 
 
-def _make_segmenter(args: argparse.Namespace) -> object:
+def _is_media(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+
+
+def collect_inputs(paths: Sequence[str], skip: str = "") -> List[Item]:
+    """(kind, path, stem relative to OUT) for files and folder contents, sorted; each file once.
+
+    ``skip``: a folder left out of folder walks (the output folder, so a second run does not
+    segment the first run's results)."""
+    items: List[Item] = []
+    seen = set()
+    skip_real = os.path.realpath(skip) if skip else ""
+
+    def add(kind: str, path: str, stem: str) -> None:
+        real = os.path.realpath(path)
+        if real not in seen:  # the same file named twice is segmented once
+            seen.add(real)
+            items.append((kind, path, stem))
+
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) != skip_real)
+                found.extend(os.path.join(root, name) for name in files if _is_media(name))
+            if not found:
+                raise UsageError("folder {!r} has no images ({}) or videos ({})".format(
+                    path, ", ".join(IMAGE_SUFFIXES), ", ".join(VIDEO_SUFFIXES)))
+            base = os.path.basename(os.path.abspath(path))
+            for full in sorted(found):
+                add(_kind(full), full, os.path.join(base, os.path.splitext(os.path.relpath(full, path))[0]))
+        elif os.path.isfile(path):
+            if not _is_media(path):
+                raise UsageError("input {!r}: unknown file type; expected an image ({}) or a video ({})"
+                                 .format(path, ", ".join(IMAGE_SUFFIXES), ", ".join(VIDEO_SUFFIXES)))
+            add(_kind(path), path, os.path.splitext(os.path.basename(path))[0])
+        else:
+            raise UsageError("input {!r} not found: expected an image, a video or a folder".format(path))
+    return items
+
+
+def output_files(kind: str, stem: str, overlay: bool) -> List[str]:
+    """The files (relative to OUT) that one input writes."""
+    if kind == "video":
+        return [stem + ("_overlay.mp4" if overlay else "_color.mp4")]
+    return [stem + s for s in ("_labels.png", "_color.png") + (("_overlay.png",) if overlay else ())]
+
+
+def _stem_forms(item: Item) -> List[str]:
+    """The output stems of an input from shortest to most specific: as collected, with the suffix,
+    then with one more parent folder at a time."""
+    _, path, stem = item
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    with_suffix = stem + "_" + suffix if suffix else stem
+    forms = [stem, with_suffix]
+    # the folder the stem starts from: the file's own for a file, the folder's parent for folder contents
+    depth = len(os.path.normpath(stem).split(os.sep))
+    top = os.path.abspath(path)
+    for _ in range(depth):
+        top = os.path.dirname(top)
+    prefix = ""
+    while True:
+        name = os.path.basename(top)
+        if not name:
+            break
+        prefix = os.path.join(name, prefix) if prefix else name
+        forms.append(os.path.join(prefix, with_suffix))
+        top = os.path.dirname(top)
+    return forms
+
+
+def unique_stems(items: Sequence[Item], overlay: bool) -> List[Item]:
+    """``items`` with stems made specific enough that no two inputs write the same output file."""
+    forms = [_stem_forms(item) for item in items]
+    level = [0] * len(items)
+    while True:
+        owners: Dict[str, List[int]] = {}
+        for i, (kind, _, _) in enumerate(items):
+            for name in output_files(kind, forms[i][level[i]], overlay):
+                owners.setdefault(os.path.normcase(name), []).append(i)
+        clashes = sorted({i for group in owners.values() if len(set(group)) > 1 for i in group})
+        if not clashes:
+            break
+        bumped = False
+        for i in clashes:
+            if level[i] + 1 < len(forms[i]):
+                level[i] += 1
+                bumped = True
+        if not bumped:  # even full paths clash (case-folding file systems): number them
+            for n, i in enumerate(clashes):
+                forms[i].append("{}_{}".format(forms[i][-1], n + 1))
+                level[i] = len(forms[i]) - 1
+    return [(kind, path, forms[i][level[i]]) for i, (kind, path, _) in enumerate(items)]
+
+
+def check_output_folder(path: str) -> None:
+    """The output must be a folder, or creatable as one: checked before the model loads."""
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise UsageError("output {!r} is a file: expected a folder (created if missing)".format(path))
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError("output folder {!r} is not writable".format(path))
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError("output {!r}: {!r} is a file, so the folder cannot be created".format(path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError("output {!r} cannot be created: {!r} is not writable".format(path, parent))
+
+
+def _make_segmenter(args: argparse.Namespace, weights: List[str]) -> object:
     from swiftnet_ros.infer.multiscale import MultiScaleSegmenter, check_scales
+    from swiftnet_ros.infer.weights import weights_kind
     from swiftnet_ros.sizes import parse_size
 
     size = parse_size(args.size) if args.size else None
     scales = check_scales(args.scales.split(","))
-    if len(args.weights) > 1 or scales != (1.0,) or args.flip:
+    if len(weights) > 1 or scales != (1.0,) or args.flip:
+        what = "ensembles" if len(weights) > 1 else "--flip" if args.flip else "--scales"
+        for name in weights:
+            kind = weights_kind(name)
+            if kind in ("onnx", "engine"):
+                raise UsageError("{} needs checkpoints or presets: --weights {!r} is an {} file (flip, "
+                                 "multi-scale and ensembles run the PyTorch model)"
+                                 .format(what, name, "ONNX" if kind == "onnx" else "engine"))
         if args.backend not in ("auto", "torch"):
-            raise ValueError("multi-scale, flip and ensembles run on the torch backend, not {!r}"
+            raise UsageError("multi-scale, flip and ensembles run on the torch backend, not --backend {!r}"
                              .format(args.backend))
-        return MultiScaleSegmenter(args.weights, scales=scales, flip=args.flip, device=args.device,
+        return MultiScaleSegmenter(weights, scales=scales, flip=args.flip, device=args.device,
                                    precision=args.precision, input_size=size)
     from swiftnet_ros.infer import Segmenter
 
-    return Segmenter(args.weights[0], backend=args.backend, precision=args.precision, device=args.device,
+    return Segmenter(weights[0], backend=args.backend, precision=args.precision, device=args.device,
                      input_size=size, warmup=0)
 
 
 def _write(path: str, rgb: np.ndarray) -> None:
     import cv2
 
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    from swiftnet_ros.files import write_bytes_atomic
+
     image = rgb if rgb.ndim == 2 else np.ascontiguousarray(rgb[:, :, ::-1])
-    if not cv2.imwrite(path, image):
-        raise RuntimeError("could not write {!r}".format(path))
+    ok, encoded = cv2.imencode(os.path.splitext(path)[1], image)
+    if not ok:
+        raise RunError("could not encode {!r}".format(path))
+    write_bytes_atomic(path, encoded.tobytes())
 
 
 def segment_image(segmenter: object, path: str, out_stem: str, overlay: bool, alpha: float) -> None:
@@ -96,27 +205,30 @@ def segment_image(segmenter: object, path: str, out_stem: str, overlay: bool, al
 
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ValueError("could not read image {!r}".format(path))
+        raise RunError("could not read image {!r}".format(path))
     labels = segmenter.segment(bgr, rgb=False).labels
-    _write(out_stem + "_labels.png", labels)
-    _write(out_stem + "_color.png", segmenter.colorize(labels))
+    pictures = [("_labels.png", labels), ("_color.png", segmenter.colorize(labels))]
     if overlay:
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-        _write(out_stem + "_overlay.png", segmenter.overlay(rgb, labels, alpha))
+        pictures.append(("_overlay.png", segmenter.overlay(rgb, labels, alpha)))
+    for suffix, picture in pictures:
+        _write(out_stem + suffix, picture)
 
 
 def segment_video(segmenter: object, path: str, out_stem: str, overlay: bool, alpha: float) -> int:
-    """Writes an annotated video; returns the number of frames."""
+    """Writes an annotated video (under a temporary name until its last frame); returns the frame count."""
     import cv2
     from tqdm import tqdm
 
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
-        raise ValueError("could not open video {!r}".format(path))
+        raise RunError("could not open video {!r}".format(path))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     output = out_stem + ("_overlay.mp4" if overlay else "_color.mp4")
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    # cv2 picks the container by the suffix, so the temporary name keeps it
+    partial = "{}.partial-{}.mp4".format(output[:-len(".mp4")], os.getpid())
     writer = None
     frames = 0
     try:
@@ -136,33 +248,39 @@ def segment_video(segmenter: object, path: str, out_stem: str, overlay: bool, al
                 cv2.putText(frame, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2,
                             cv2.LINE_AA)
                 if writer is None:
-                    writer = cv2.VideoWriter(output, cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                    writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                              (frame.shape[1], frame.shape[0]))
                     if not writer.isOpened():
-                        raise RuntimeError("could not open video writer for {!r}".format(output))
+                        raise RunError("could not open video writer for {!r}".format(output))
                 writer.write(frame)
                 frames += 1
                 bar.update(1)
+        if frames == 0:
+            raise RunError("video {!r} has no readable frames".format(path))
+        writer.release()
+        writer = None
+        os.replace(partial, output)
     finally:
         capture.release()
         if writer is not None:
             writer.release()
-    if frames == 0:
-        raise ValueError("video {!r} has no readable frames".format(path))
+        if os.path.exists(partial):
+            os.remove(partial)
     return frames
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    try:
-        items = collect_inputs(args.inputs)
-        if not 0.0 <= args.alpha <= 1.0:
-            raise ValueError("--alpha must lie in [0, 1], got {}".format(args.alpha))
-        segmenter = _make_segmenter(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print("swiftnet-ros segment: error: {}".format(error), file=sys.stderr)
-        return 1
+    from swiftnet_ros.ros.params import resolve_weights  # 'demo', as for the node and `swiftnet-ros demo`
+
+    # every argument, input and the output folder are checked before the model loads
+    check_output_folder(args.output)
+    items = unique_stems(collect_inputs(args.inputs, skip=args.output), args.overlay)
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UsageError("--alpha {}: expected a number in [0, 1]".format(args.alpha))
+    weights = [resolve_weights(w) for w in args.weights]
+    segmenter = _make_segmenter(args, weights)
     print("segmenting {} input(s) with {}".format(len(items), segmenter.describe()))
     failures = 0
     for kind, path, stem in tqdm(items, desc="segment", unit="file"):
@@ -172,8 +290,9 @@ def run(args: argparse.Namespace) -> int:
                 segment_image(segmenter, path, out_stem, args.overlay, args.alpha)
             else:
                 segment_video(segmenter, path, out_stem, args.overlay, args.alpha)
-        except (ValueError, RuntimeError) as error:
+        except (ValueError, RuntimeError, OSError) as error:
             failures += 1
-            tqdm.write("swiftnet-ros segment: skipped {}: {}".format(path, error), file=sys.stderr)
+            tqdm.write("swiftnet-ros segment: skipped {}: {}".format(path, " ".join(str(error).split())),
+                       file=sys.stderr)
     print("wrote results for {} of {} input(s) to {}".format(len(items) - failures, len(items), args.output))
     return 1 if failures else 0

@@ -74,27 +74,124 @@ def test_segment_multiscale_ensemble_and_model_size(inputs, tmp_path):
 
 
 def test_segment_errors(inputs, tmp_path, capsys):
+    """Usage errors: one line, exit 2; a bad file among good ones: skipped, the rest done, exit 1."""
     root, _ = inputs
     out = str(tmp_path / "err")
-    assert main(["segment", str(root / "missing.png"), "-o", out, "--weights", "rn18"]) == 1
-    assert "input" in capsys.readouterr().err
-    assert main(["segment", str(root / "folder" / "notes.txt"), "-o", out, "--weights", "rn18"]) == 1
-    assert "unknown file type" in capsys.readouterr().err
+
+    def usage(args, text):
+        assert main(["segment"] + args + ["-o", out]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("swiftnet-ros segment: error: ") and text in err, err
+
+    usage([str(root / "missing.png"), "--weights", "rn18"], "not found")
+    usage([str(root / "folder" / "notes.txt"), "--weights", "rn18"], "unknown file type")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["segment", str(empty), "-o", out, "--weights", "rn18"]) == 1
-    assert "has no images" in capsys.readouterr().err
-    assert main(["segment", str(root / "a.png"), "-o", out, "--weights", "rn18", "--backend", "caffe"]) == 1
-    assert "unknown backend 'caffe'" in capsys.readouterr().err
-    assert main(["segment", str(root / "a.png"), "-o", out, "--weights", "rn18", "--scales", "1,0.5",
-                 "--backend", "onnxruntime"]) == 1
-    assert "run on the torch backend" in capsys.readouterr().err
+    usage([str(empty), "--weights", "rn18"], "has no images")
+    usage([str(root / "a.png"), "--weights", "rn18", "--backend", "caffe"], "unknown backend 'caffe'")
+    usage([str(root / "a.png"), "--weights", "rn18", "--scales", "1,0.5", "--backend", "onnxruntime"],
+          "run on the torch backend")
+    usage([str(root / "a.png"), "--weights", "rn18", "--precision", "fp64"], "unknown precision 'fp64'")
+    usage([str(root / "a.png"), "--weights", "rn18", "--alpha", "2"], "--alpha 2.0")
+    usage([str(root / "a.png"), "--weights", "rn18", "--size", "0x0"], "expected WIDTHxHEIGHT")
+    usage([str(root / "a.png"), "--weights", "nope.pt"], "'nope.pt' does not exist")
+    assert not os.path.exists(out)  # nothing written for a usage error
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
     assert main(["segment", str(broken), str(root / "a.png"), "-o", out, "--weights", "rn18",
                  "--backend", "torch", "--device", "cpu"]) == 1  # one bad file: the rest are still done
     captured = capsys.readouterr()
     assert "skipped" in captured.err and "wrote results for 1 of 2" in captured.out
+    assert sorted(os.listdir(out)) == ["a_color.png", "a_labels.png"]  # nothing of the broken one
+
+
+def test_segment_checks_the_output_before_the_model_loads(inputs, tmp_path, capsys, monkeypatch):
+    from swiftnet_ros.commands import segment
+
+    def no_model(*args):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(segment, "_make_segmenter", no_model)
+    root, _ = inputs
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("keep me")
+    for output, text in ((a_file, "is a file: expected a folder"),
+                         (a_file / "sub", "is a file, so the folder cannot be created")):
+        assert main(["segment", str(root / "a.png"), "-o", str(output), "--weights", "rn18"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and text in err, err
+    assert a_file.read_text() == "keep me"
+
+
+def test_segment_flip_and_scales_need_a_checkpoint(inputs, tmp_path, capsys):
+    root, _ = inputs
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"only its suffix is looked at")
+    for extra in (["--flip"], ["--scales", "0.5,1"]):
+        assert main(["segment", str(root / "a.png"), "-o", str(tmp_path / "o"), "--weights", str(onnx)]
+                    + extra) == 2
+        err = capsys.readouterr().err
+        assert "{} needs checkpoints or presets".format(extra[0]) in err and "is an ONNX file" in err, err
+
+
+def test_segment_weights_demo_is_the_bundled_checkpoint(inputs, tmp_path, capsys):
+    root, _ = inputs
+    assert main(["segment", str(root / "a.png"), "-o", str(tmp_path / "o"), "--weights", "demo",
+                 "--device", "cpu"]) == 0
+    assert (tmp_path / "o" / "a_labels.png").is_file()
+
+
+def test_segment_output_names_never_clash(inputs, tmp_path, capsys):
+    """Same-named inputs (other suffix, other folder) each keep their own outputs."""
+    root, rgb = inputs
+    src = tmp_path / "src"
+    for folder in ("cam1", "cam2", "mixed"):
+        (src / folder).mkdir(parents=True)
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    cv2.imwrite(str(src / "cam1" / "0001.png"), bgr)
+    cv2.imwrite(str(src / "cam2" / "0001.png"), np.ascontiguousarray(bgr[::-1]))  # another picture
+    cv2.imwrite(str(src / "mixed" / "a.png"), bgr)
+    cv2.imwrite(str(src / "mixed" / "a.jpg"), bgr)
+    video = str(root / "clip.avi")
+    mp4 = str(src / "clip.mp4")
+    capture, writer = cv2.VideoCapture(video), cv2.VideoWriter(mp4, cv2.VideoWriter_fourcc(*"mp4v"), 10, (W, H))
+    for _ in range(2):
+        writer.write(capture.read()[1])
+    capture.release()
+    writer.release()
+    out = tmp_path / "out"
+    assert main(["segment", str(src / "cam1" / "0001.png"), str(src / "cam2" / "0001.png"), str(src / "mixed"),
+                 video, mp4, "-o", str(out), "--weights", "rn18", "--device", "cpu"]) == 0
+    assert "wrote results for 6 of 6 input(s)" in capsys.readouterr().out
+    files = sorted(os.path.relpath(os.path.join(d, f), str(out)) for d, _, fs in os.walk(str(out)) for f in fs)
+    assert files == sorted(["cam1/0001_png_labels.png", "cam1/0001_png_color.png",
+                            "cam2/0001_png_labels.png", "cam2/0001_png_color.png",
+                            "mixed/a_png_labels.png", "mixed/a_png_color.png",
+                            "mixed/a_jpg_labels.png", "mixed/a_jpg_color.png",
+                            "clip_avi_color.mp4", "clip_mp4_color.mp4"])
+    one = cv2.imread(str(out / "cam1" / "0001_png_labels.png"), cv2.IMREAD_UNCHANGED)
+    two = cv2.imread(str(out / "cam2" / "0001_png_labels.png"), cv2.IMREAD_UNCHANGED)
+    assert not np.array_equal(one, two)  # two pictures, two results: neither overwrote the other
+
+
+def test_unique_stems_keep_short_names_where_nothing_clashes():
+    from swiftnet_ros.commands.segment import unique_stems
+
+    items = [("image", "/d/x/a.png", "a"), ("image", "/d/y/b.png", "b"), ("video", "/d/a.mp4", "a")]
+    assert [stem for _, _, stem in unique_stems(items, overlay=False)] == ["a", "b", "a"]
+    twice = [("image", "/d/x/a.png", "a"), ("image", "/e/x/a.png", "a")]
+    assert [stem for _, _, stem in unique_stems(twice, overlay=False)] == ["d/x/a_png", "e/x/a_png"]
+
+
+def test_segment_skips_its_own_output_folder_inside_an_input_folder(inputs, tmp_path):
+    from swiftnet_ros.commands.segment import collect_inputs
+
+    root, rgb = inputs
+    folder = tmp_path / "imgs"
+    (folder / "out" / "imgs").mkdir(parents=True)
+    cv2.imwrite(str(folder / "a.png"), rgb)
+    cv2.imwrite(str(folder / "out" / "imgs" / "a_labels.png"), rgb[:, :, 0])
+    assert [p for _, p, _ in collect_inputs([str(folder)], skip=str(folder / "out"))] == [str(folder / "a.png")]
 
 
 # ------------------------------------------------------------------ bench

@@ -1,21 +1,23 @@
 """The node's per-frame work without ROS: image fields in -> labels, colours, overlay and summary out.
 
 ``FramePipeline.segment`` converts a frame (``RawImage`` or ``CompressedFrame``: the fields of
-sensor_msgs/Image and CompressedImage), segments it and sums it up (``FrameSummary``: the numbers of
-SegmentationInfo); ``color`` and ``overlay`` then add the pictures for people, each on request, so
-the node publishes the labels and the summary before any colourisation. ``process`` does all of it
-in one call for tests and benchmarks. Each output takes its data from the ``FrameResult`` and
-records its time there, so a new output (see the topic contract) is one more method beside these.
+sensor_msgs/Image and CompressedImage), segments it (with the confidence map when asked for) and
+sums it up (``FrameSummary``: the numbers of SegmentationInfo); ``compressed_labels``, ``color``
+and ``overlay`` then add the other outputs, each on request, so the node publishes the labels and
+the summary before any colourisation. ``process`` does all of it in one call for tests and
+benchmarks. Each output takes its data from the ``FrameResult`` and records its time there.
+``label_map`` is the class table of vision_msgs/LabelInfo.
 """
 
 import logging
 import time
 from collections import namedtuple
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from swiftnet_ros.data.labels import VOID
 from swiftnet_ros.ros import image_conversion as conversion
 
 if TYPE_CHECKING:  # importing swiftnet_ros.infer imports torch: the node does that only after its checks
@@ -27,6 +29,11 @@ LOG = logging.getLogger(__name__)
 RawImage = namedtuple("RawImage", "encoding height width step data is_bigendian")
 CompressedFrame = namedtuple("CompressedFrame", "format data")
 Source = Union[RawImage, CompressedFrame]
+
+# sensor_msgs/CompressedImage.format of PNG labels, as image_transport's compressed plugin names it
+LABELS_PNG_FORMAT = "mono8; png compressed"
+LABELS_PNG_LEVEL = 3  # zlib level (image_transport's default png_level); PNG is lossless at any level
+VOID_NAME = "void"  # the name of the void / unlabeled id (255) in label_map
 
 
 def check_frame(source: Source) -> None:
@@ -53,6 +60,8 @@ class Outputs:
     color: bool = True
     overlay: bool = False
     overlay_alpha: float = 0.5
+    confidence: bool = False
+    compressed_labels: bool = False
 
 
 @dataclass
@@ -73,8 +82,9 @@ class FrameSummary:
 @dataclass
 class FrameResult:
     """One frame through the pipeline: the RGB ``image``, its ``labels`` (H, W) uint8, the ``summary``,
-    the optional pictures and ``timings`` in ms: conversion, segment (the whole segmenter call), the
-    segmenter's preprocess / inference / postprocess, colorize (colour and overlay together)."""
+    the optional outputs and ``timings`` in ms: conversion, segment (the whole segmenter call), the
+    segmenter's preprocess / inference / postprocess, colorize (colour and overlay together), compress.
+    ``confidence``: (H, W) uint8 round(255 x max softmax probability), ``compressed_labels``: PNG bytes."""
 
     image: np.ndarray
     labels: np.ndarray
@@ -82,6 +92,8 @@ class FrameResult:
     timings: Dict[str, float] = field(default_factory=dict)
     color: Optional[np.ndarray] = None
     overlay: Optional[np.ndarray] = None
+    confidence: Optional[np.ndarray] = None
+    compressed_labels: Optional[bytes] = None
 
 
 class FramePipeline:
@@ -93,8 +105,13 @@ class FramePipeline:
         self.segmenter = segmenter
         self._class_fractions = class_fractions
 
-    def segment(self, source: Source) -> FrameResult:
-        """Convert and segment one frame: labels and summary (ImageConversionError for a bad frame)."""
+    def label_map(self) -> List[Tuple[int, str]]:
+        """(class id, name) of every class, 0..C-1 with the checkpoint's names, then (255, "void")."""
+        return list(enumerate(self.segmenter.class_names)) + [(VOID, VOID_NAME)]
+
+    def segment(self, source: Source, confidence: bool = False) -> FrameResult:
+        """Convert and segment one frame: labels and summary (ImageConversionError for a bad frame);
+        ``confidence``: the confidence map too (computed on the model's device)."""
         segmenter = self.segmenter
         start = time.perf_counter()
         image = to_rgb(source)
@@ -103,7 +120,7 @@ class FramePipeline:
         if first:
             LOG.info("first frame (%dx%d): building the %s backend for this size; a TensorRT engine build "
                      "takes minutes", image.shape[1], image.shape[0], segmenter.backend_name)
-        result = segmenter.segment(image)
+        result = segmenter.segment(image, confidence=confidence)
         segmented = time.perf_counter()
         if first:
             LOG.info("%s backend ready after %.1f s", segmenter.backend_name, segmented - converted)
@@ -116,7 +133,20 @@ class FramePipeline:
         timings = {"conversion": (converted - start) * 1e3, "segment": (segmented - converted) * 1e3}
         for stage in ("preprocess", "inference", "postprocess"):
             timings[stage] = float(result.timings[stage])
-        return FrameResult(image, labels, summary, timings)
+        return FrameResult(image, labels, summary, timings, confidence=result.confidence)
+
+    def compressed_labels(self, frame: FrameResult) -> bytes:
+        """The labels as a lossless mono8 PNG (``LABELS_PNG_FORMAT``; kept in ``frame.compressed_labels``)."""
+        import cv2
+
+        start = time.perf_counter()
+        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(frame.labels),
+                                   [cv2.IMWRITE_PNG_COMPRESSION, LABELS_PNG_LEVEL])
+        if not ok:
+            raise RuntimeError("OpenCV could not PNG-encode labels of shape {}".format(frame.labels.shape))
+        frame.compressed_labels = encoded.tobytes()
+        _add_ms(frame.timings, "compress", start)
+        return frame.compressed_labels
 
     def color(self, frame: FrameResult) -> np.ndarray:
         """(H, W, 3) uint8 palette colours of the labels (kept in ``frame.color``)."""
@@ -138,7 +168,9 @@ class FramePipeline:
     def process(self, source: Source, outputs: Optional[Outputs] = None) -> FrameResult:
         """``segment`` and then the wanted pictures, in one call."""
         outputs = Outputs() if outputs is None else outputs
-        frame = self.segment(source)
+        frame = self.segment(source, confidence=outputs.confidence)
+        if outputs.compressed_labels:
+            self.compressed_labels(frame)
         if outputs.color:
             self.color(frame)
         if outputs.overlay:

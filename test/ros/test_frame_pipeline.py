@@ -146,3 +146,32 @@ def test_a_multiscale_segmenter_runs_through_the_same_pipeline(rgb):
     np.testing.assert_array_equal(frame.labels, seg.segment(rgb).labels)
     np.testing.assert_array_equal(frame.color, seg.colorize(frame.labels))
     assert frame.summary.model == "rn18" and len(frame.summary.class_fractions) == 19
+
+
+def test_label_map_names_every_class_and_the_void_id(checkpoint):
+    pipeline = FramePipeline(Segmenter(checkpoint, backend="torch", device="cpu", warmup=0))
+    assert pipeline.label_map() == [(0, "road"), (1, "car"), (2, "sky"), (3, "tree"), (255, "void")]
+
+
+def test_compressed_labels_are_a_lossless_mono8_png_and_confidence_comes_with_the_labels(checkpoint, rgb):
+    from swiftnet_ros.ros.frame_pipeline import LABELS_PNG_FORMAT
+
+    pipeline = FramePipeline(Segmenter(checkpoint, backend="torch", device="cpu", warmup=0))
+    frame = pipeline.process(raw(rgb8_fields(rgb)), Outputs(color=False, confidence=True,
+                                                            compressed_labels=True))
+    assert LABELS_PNG_FORMAT == "mono8; png compressed"
+    assert frame.compressed_labels[:8] == b"\x89PNG\r\n\x1a\n"
+    decoded = cv2.imdecode(np.frombuffer(frame.compressed_labels, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded.dtype == np.uint8 and decoded.ndim == 2
+    np.testing.assert_array_equal(decoded, frame.labels)
+    assert frame.confidence.shape == frame.labels.shape and frame.confidence.dtype == np.uint8
+    assert frame.confidence.min() >= 255 // 4
+    assert "compress" in frame.timings
+    plain = pipeline.process(raw(rgb8_fields(rgb)), Outputs(color=False))
+    assert plain.confidence is None and plain.compressed_labels is None
+    np.testing.assert_array_equal(plain.labels, frame.labels)
+    with_void = frame.labels.copy()
+    with_void[::3] = 255  # every value 0..255 survives
+    frame.labels = with_void
+    decoded = cv2.imdecode(np.frombuffer(pipeline.compressed_labels(frame), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decoded, with_void)

@@ -19,6 +19,8 @@ JETSON_PY := $(JETSON_VENV)/bin/python
 PYTHON36 ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.6.15/bin/python3.6
 JETSON_REFERENCE := build/jetson-reference
 JETSON_PYTEST_ARGS ?=
+# the files that only run there, checked by vermin with the run-time path (where pyenv has no 3.6 too)
+JETSON_STACK_FILES := test/conftest.py test/jetson scripts/jetson_tests.py scripts/stack_versions.py
 .PHONY: test-jetson-stack
 
 $(JETSON_VENV)/.stamp-jetson: requirements-jetson.txt
@@ -72,7 +74,7 @@ $(VENV)/.stamp-setup: $(VENV)/.stamp-msgs setup.py scripts/extend_activate.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/vermin -t=3.6- --no-tips --violations --backport dataclasses $(RUNTIME_PATH)
+	$(VENV)/bin/vermin -t=3.6- --no-tips --violations --backport dataclasses $(RUNTIME_PATH) $(JETSON_STACK_FILES)
 
 test: setup lint
 	$(PY) scripts/clean_fastdds_shm.py   # segments left by killed ROS 2 processes stall discovery

@@ -5,8 +5,8 @@ table and writes the JSON report and the plot where asked.
 """
 
 import argparse
-import sys
 
+from swiftnet_ros.commands.checks import check_output_file
 from swiftnet_ros.tools.benchmark import format_table, plot_results, run_benchmark
 
 
@@ -27,12 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine-cache-dir", default=None, help="TensorRT engine cache folder")
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        report = run_benchmark(args.model, args.backend, args.precision, args.size, args.runs, args.warmup,
-                               args.device, args.threads, args.engine_cache_dir)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print("swiftnet-ros bench: error: {}".format(error), file=sys.stderr)
-        return 1
+    from swiftnet_ros.ros.params import resolve_weights  # 'demo', as for the node
+
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:
+            check_output_file(path, flag)  # before minutes of timing, not after
+    # bad flags: ValueError / FileNotFoundError -> exit 2; a failed run: RuntimeError -> 1 (commands.main)
+    report = run_benchmark(resolve_weights(args.model), args.backend, args.precision, args.size, args.runs,
+                           args.warmup, args.device, args.threads, args.engine_cache_dir)
     print(format_table(report))
     if args.json:
         from swiftnet_ros.files import write_json_atomic

@@ -18,6 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from swiftnet_ros.commands.checks import check_output_folder
 from swiftnet_ros.commands.main import RunError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -145,23 +146,6 @@ def unique_stems(items: Sequence[Item], overlay: bool) -> List[Item]:
     return [(kind, path, forms[i][level[i]]) for i, (kind, path, _) in enumerate(items)]
 
 
-def check_output_folder(path: str) -> None:
-    """The output must be a folder, or creatable as one: checked before the model loads."""
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            raise UsageError("output {!r} is a file: expected a folder (created if missing)".format(path))
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise UsageError("output folder {!r} is not writable".format(path))
-        return
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise UsageError("output {!r}: {!r} is a file, so the folder cannot be created".format(path, parent))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError("output {!r} cannot be created: {!r} is not writable".format(path, parent))
-
-
 def _make_segmenter(args: argparse.Namespace, weights: List[str]) -> object:
     from swiftnet_ros.infer.multiscale import MultiScaleSegmenter, check_scales
     from swiftnet_ros.infer.weights import weights_kind
@@ -275,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     from swiftnet_ros.ros.params import resolve_weights  # 'demo', as for the node and `swiftnet-ros demo`
 
     # every argument, input and the output folder are checked before the model loads
-    check_output_folder(args.output)
+    check_output_folder(args.output, "output")
     items = unique_stems(collect_inputs(args.inputs, skip=args.output), args.overlay)
     if not 0.0 <= args.alpha <= 1.0:
         raise UsageError("--alpha {}: expected a number in [0, 1]".format(args.alpha))

@@ -49,6 +49,17 @@ def expand_configs(backends: List[str], precisions: List[str], device_type: str,
     return configs
 
 
+def check_precisions(names: List[str], text: str) -> None:
+    """A ValueError (a usage error) for none or an unknown one: a misspelt precision is not a benchmark
+    to skip (fp16 on a CPU is: it is skipped with its reason)."""
+    from swiftnet_ros.infer.options import PRECISIONS
+
+    unknown = [name for name in names if name not in PRECISIONS]
+    if unknown or not names:
+        raise ValueError("precision {!r}: expected comma-separated precisions out of {}".format(
+            text, ", ".join(PRECISIONS)))
+
+
 def _rss_mb(field: str) -> Optional[float]:
     try:
         with open("/proc/self/status") as f:
@@ -142,6 +153,10 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     torch.set_num_threads(threads)
     precision_list = [p.strip() for p in precisions.split(",") if p.strip()]
     backend_list = [b.strip() for b in backends.split(",") if b.strip()]
+    check_precisions(precision_list, precisions)
+    if not backend_list:
+        raise ValueError("no backend in {!r}: expected comma-separated backend tokens, e.g. torch,onnxruntime"
+                         .format(backends))
     configs = expand_configs(backend_list, precision_list, device.type, has_torch_compile())
 
     def sync() -> None:

@@ -240,10 +240,20 @@ def test_bench_json_schema_table_and_plot(tmp_path, capsys):
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_errors(capsys):
-    assert main(["bench", "--runs", "0", "--size", "96x64"]) == 1
-    assert "--runs must be >= 1" in capsys.readouterr().err
-    assert main(["bench", "--size", "wide"]) == 1
-    assert "expected WIDTHxHEIGHT" in capsys.readouterr().err
-    assert main(["bench", "--model", "nope.pt", "--size", "96x64", "--runs", "1"]) == 1
-    assert "not found" in capsys.readouterr().err
+def test_bench_errors(tmp_path, capsys):
+    """Bad flags: one line, exit 2, before any timing; a misspelt backend or precision is no skip."""
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    for args, text in ((["--runs", "0"], "--runs must be >= 1"),
+                       (["--size", "wide"], "expected WIDTHxHEIGHT"),
+                       (["--model", "nope.pt"], "'nope.pt' does not exist"),
+                       (["--backend", "nope"], "unknown backend 'nope'"),
+                       (["--backend", ","], "no backend"),
+                       (["--precision", "fp64"], "precision 'fp64': expected"),
+                       (["--json", str(folder)], "--json {!r} is a folder".format(str(folder))),
+                       (["--plot", str(tmp_path / "f.txt" / "p.png")], "cannot be created")):
+        if args[0] == "--plot":
+            (tmp_path / "f.txt").write_text("a file")
+        assert main(["bench", "--size", "96x64", "--runs", "1", "--device", "cpu"] + args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("swiftnet-ros bench: error: ") and text in err, err

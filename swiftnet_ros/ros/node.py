@@ -382,6 +382,15 @@ def _install_sigterm_handler() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _ignore_repeated_interrupts() -> None:
+    """Once shutting down, let further SIGINTs pass: a terminal's Ctrl-C reaches the node twice under
+    ``ros2 launch`` (the terminal signals the whole process group, then launch forwards its own), and
+    the second one must not raise KeyboardInterrupt inside destroy_node. A Python handler that does
+    nothing, not SIG_IGN: rclpy's shutdown restores the interpreter's handler, which then calls this."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
+
+
 def _load_in_background(node: SegmentationNode) -> Optional[BaseException]:
     """Load the model in a thread while this one watches for a shutdown, so that SIGINT / SIGTERM stop
     the node at once even during a TensorRT engine build; the error if loading failed, else None."""
@@ -434,6 +443,7 @@ def run(argv: Optional[List[str]] = None) -> int:
             return _fatal(failure)
         node.start()
     except (KeyboardInterrupt, ExternalShutdownException):
+        _ignore_repeated_interrupts()
         get_logger(NODE_NAME).info("interrupted during start-up")
         rclpy.try_shutdown()
         return 0
@@ -456,6 +466,7 @@ def run(argv: Optional[List[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        _ignore_repeated_interrupts()
         executor.shutdown(timeout_sec=0.5)
         if node.stop():
             node.destroy_node()

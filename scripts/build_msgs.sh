@@ -2,12 +2,15 @@
 # Build msg/ with CMake against the ROS 2 wheels in .venv and install only the generated messages
 # into .venv itself: libraries in .venv/lib (the ROS wheels put that on LD_LIBRARY_PATH), the
 # ament index in .venv/share, Python in .venv/msg-python, joined to the editable sources.
+#   bash scripts/build_msgs.sh [VENV [PREFIX]]   another environment (e.g. CPython 3.12 for the GPU machine,
+#                                                 scripts/gpu_wheels.sh) and install prefix (default: VENV)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-venv="$root/.venv"
+venv=$(cd "${1:-$root/.venv}" && pwd)
+prefix=$(mkdir -p "${2:-$venv}" && cd "${2:-$venv}" && pwd)
 py="$venv/bin/python"
 build="$venv/msg-build"
-pymsg="$venv/msg-python"
+pymsg="$prefix/msg-python"
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 export AMENT_PREFIX_PATH="$venv"      # else: "No 'rosidl_typesupport_c' found"
@@ -21,7 +24,7 @@ mkdir -p "$src"
 cp -r "$root/package.xml" "$root/CMakeLists.txt" "$root/msg" "$src/"
 cmake -S "$src" -B "$build" -Wno-dev \
   -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_INSTALL_PREFIX="$venv" \
+  -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DPYTHON_INSTALL_DIR=msg-python \
   -DPython3_EXECUTABLE="$py" \
   -DSWIFTNET_MESSAGES_ONLY=ON \
@@ -34,4 +37,4 @@ rm -rf "$pymsg/"swiftnet_ros-*.egg-info
 # The generated half (swiftnet_ros/msg, type support modules) is found through this path entry;
 # swiftnet_ros/__init__.py extends its __path__ over it, as one package in a ROS 2 install.
 echo "$pymsg" > "$site/swiftnet_ros_msgs.pth"
-echo "messages built into $venv"
+echo "messages built into $prefix"

@@ -1,7 +1,6 @@
 """``swiftnet-ros make-bag``: write a rosbag2 of synthetic road scenes with exact ground truth."""
 
 import argparse
-import sys
 
 from swiftnet_ros.ros.image_conversion import SUPPORTED_ENCODINGS
 from swiftnet_ros.tools import bags
@@ -29,17 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        size = bags.parse_size(args.size)
-        info = bags.write_synthetic_bag(
-            args.output, args.frames, size=size, seed=args.seed, rate=args.rate, storage=args.storage,
-            encoding=args.encoding, image_topic=args.image_topic,
-            ground_truth_topic=args.ground_truth_topic, frame_id=args.frame_id, row_padding=args.row_padding,
-            overwrite=args.overwrite,
-        )
-    except (ValueError, FileExistsError) as err:
-        print("make-bag: error: {}".format(err), file=sys.stderr)
-        return 2
+    # every setting is checked before the first frame (ValueError / FileExistsError: exit 2, commands.main)
+    info = bags.write_synthetic_bag(
+        args.output, args.frames, size=bags.parse_size(args.size), seed=args.seed, rate=args.rate,
+        storage=args.storage, encoding=args.encoding, image_topic=args.image_topic,
+        ground_truth_topic=args.ground_truth_topic, frame_id=args.frame_id, row_padding=args.row_padding,
+        overwrite=args.overwrite,
+    )
     print("wrote {} ({}, {} frames {}x{} {} at {:g} Hz on {}, ground truth on {})".format(
         args.output, args.storage, info["frames"], info["width"], info["height"], info["encoding"],
         info["rate"], info["image_topic"], info["ground_truth_topic"]))

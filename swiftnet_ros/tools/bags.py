@@ -10,7 +10,9 @@ imported inside the functions; on a Jetson (Python 3.6) use ``ros2 bag`` instead
 """
 
 import json
+import math
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -27,6 +29,7 @@ GROUND_TRUTH_TOPIC = "/camera/ground_truth"
 FRAME_ID = "camera"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 STORAGES = ("mcap", "sqlite3")
+MAX_SIDE = 8192  # pixels, for synthetic frames
 # A fixed start time (2024-01-01T00:00:00Z) makes a bag a pure function of its arguments.
 DEFAULT_START_NS = 1704067200 * 10 ** 9
 # custom_data key in metadata.yaml that records how a synthetic bag was made.
@@ -45,8 +48,53 @@ def _typestore() -> Any:
 
 
 def parse_size(text: str) -> Tuple[int, int]:
-    """``"WxH"`` (as on the command line) -> (height, width); bags need at least 16 pixels a side."""
-    return sizes.parse_size(text, min_side=16)
+    """``"WxH"`` (as on the command line) -> (height, width); bags need at least 16 pixels a side, and
+    more than 8192 is surely a typing error (one frame would take over 200 MB)."""
+    return sizes.parse_size(text, min_side=16, max_side=MAX_SIDE)
+
+
+_TOPIC_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_topic(name: str, what: str = "topic") -> str:
+    """An absolute ROS 2 topic name such as /camera/image_raw (bags store absolute names)."""
+    tokens = str(name).split("/")[1:]
+    if not str(name).startswith("/") or not tokens or not all(_TOPIC_TOKEN.match(t) for t in tokens):
+        raise ValueError("{} {!r}: expected an absolute ROS topic name such as /camera/image_raw "
+                         "(letters, digits and _ between slashes, no token starting with a digit)"
+                         .format(what, name))
+    return name
+
+
+def check_output(path: str, overwrite: bool) -> None:
+    """A bag may be written at ``path``: nothing there, or (with overwrite) a bag, never another folder
+    or file; the folder above it can be created and written."""
+    if os.path.lexists(path):
+        if not overwrite:
+            raise FileExistsError("bag {} exists already: remove it, or replace it with --overwrite "
+                                  "(overwrite=True)".format(path))
+        if not os.path.isfile(os.path.join(path, "metadata.yaml")) or os.path.islink(path):
+            raise FileExistsError("{} exists and is not a rosbag2 bag (no metadata.yaml): not replacing it; "
+                                  "expected a new path or a bag".format(path))
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError("bag {}: {} is not a writable folder".format(path, parent))
+
+
+def check_writer_settings(path: str, rate: float, storage: str, image_topic: str, ground_truth_topic: str,
+                          overwrite: bool) -> None:
+    """What ``write_image_bag`` needs of its arguments; a ValueError / FileExistsError naming the bad one."""
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        raise ValueError("bad rate {}: expected a positive, finite number of frames per second".format(rate))
+    if storage not in STORAGES:
+        raise ValueError("bad storage {!r}: expected one of {}".format(storage, ", ".join(STORAGES)))
+    check_topic(image_topic, "image topic")
+    check_topic(ground_truth_topic, "ground truth topic")
+    if image_topic == ground_truth_topic:
+        raise ValueError("image and ground truth topics are both {}: expected two topics".format(image_topic))
+    check_output(path, overwrite)
 
 
 def stamp_to_ns(stamp: Any) -> int:
@@ -105,13 +153,8 @@ def write_image_bag(
     from swiftnet_ros.ros.image_conversion import mono8_fields
     from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
-    if not rate > 0:
-        raise ValueError("bad rate {}: expected a positive number of frames per second".format(rate))
-    if storage not in STORAGES:
-        raise ValueError("bad storage {!r}: expected one of {}".format(storage, ", ".join(STORAGES)))
     path = os.path.abspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError("bag {} exists already: remove it or pass overwrite".format(path))
+    check_writer_settings(path, rate, storage, image_topic, ground_truth_topic, overwrite)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     period_ns = int(round(1e9 / rate))
@@ -177,9 +220,16 @@ def write_synthetic_bag(
     from tqdm import tqdm
 
     from swiftnet_ros.data.synthetic import make_scene
+    from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
     if frames < 1:
         raise ValueError("bad frame count {}: expected at least 1".format(frames))
+    if seed < 0 or seed + frames > 2 ** 32:
+        raise ValueError("bad seed {}: expected 0 <= seed and seed + frames <= 2**32".format(seed))
+    # every setting is checked before the first scene is drawn: the writer's own checks, and the
+    # encoding, size and row padding by encoding a blank frame (yuv422 needs an even width)
+    check_writer_settings(os.path.abspath(path), rate, storage, image_topic, ground_truth_topic, overwrite)
+    rgb_to_image_fields(np.zeros((size[0], size[1], 3), np.uint8), encoding, row_padding=row_padding)
     description = {
         "frames": frames, "height": size[0], "width": size[1], "seed": seed, "rate": rate,
         "encoding": encoding, "row_padding": row_padding, "image_topic": image_topic,

@@ -152,3 +152,43 @@ def test_make_bag_refuses_to_overwrite(tmp_path):
     os.makedirs(path)
     proc = _make_bag(["--synthetic", "--frames", "1", "--size", "32x16", "-o", path])
     assert proc.returncode == 2 and "exists already" in proc.stderr
+    assert proc.stderr.startswith("swiftnet-ros make-bag: error: ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rate", "inf"], "bad rate inf"),
+    (["--rate", "nan"], "bad rate nan"),
+    (["--seed", "-1"], "bad seed -1"),
+    (["--row-padding", "-3"], "row_padding must be >= 0"),
+    (["--image-topic", "bad topic"], "image topic 'bad topic': expected an absolute ROS topic name"),
+    (["--ground-truth-topic", "relative"], "ground truth topic 'relative'"),
+    (["--image-topic", "/a", "--ground-truth-topic", "/a"], "both /a"),
+    (["--encoding", "yuv422", "--size", "17x16"], "yuv422 needs an even width, got 17"),
+    (["--size", "9000x16"], "sides 16..8192"),
+])
+def test_make_bag_checks_every_setting_before_the_first_frame(tmp_path, capsys, args, message):
+    from swiftnet_ros.commands.main import main
+
+    assert main(["make-bag", "--synthetic", "--frames", "2", "-o", str(tmp_path / "b")] + args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("swiftnet-ros make-bag: error: ") and err.count("\n") == 1 and message in err, err
+    assert os.listdir(str(tmp_path)) == []  # no progress bar started, nothing written
+
+
+def test_make_bag_overwrite_says_the_flag_and_replaces_only_bags(tmp_path, capsys):
+    from swiftnet_ros.commands.main import main
+
+    path = str(tmp_path / "b")
+    base = ["make-bag", "--synthetic", "--frames", "1", "--size", "32x16", "-o", path]
+    assert main(base) == 0
+    assert main(base) == 2
+    assert "remove it, or replace it with --overwrite" in capsys.readouterr().err
+    assert main(base + ["--frames", "2", "--overwrite"]) == 0
+    assert bags.topic_counts(path)[bags.IMAGE_TOPIC] == 2
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("keep")
+    assert main(["make-bag", "--synthetic", "--frames", "1", "--size", "32x16", "-o", str(precious),
+                 "--overwrite"]) == 2
+    assert "is not a rosbag2 bag (no metadata.yaml): not replacing it" in capsys.readouterr().err
+    assert (precious / "thesis.tex").read_text() == "keep"

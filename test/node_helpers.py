@@ -12,6 +12,8 @@ from typing import Dict, Iterator
 
 import numpy as np
 import rclpy
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from swiftnet_ros.tools.node_client import OUTPUTS, RosClient, sample_image, stamp  # noqa: F401
@@ -50,3 +52,15 @@ def image_array(msg: Image) -> np.ndarray:
     rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)
     pixels = rows[:, :msg.width * channels].reshape(msg.height, msg.width, channels)
     return pixels[:, :, 0] if channels == 1 else pixels
+
+
+def set_parameters(client: RosClient, **values: object) -> list:
+    """Set parameters of the client's node through its set_parameters service; the results."""
+    service = client.node.create_client(SetParameters, client.namespace + "/segmentation_node/set_parameters")
+    assert service.wait_for_service(timeout_sec=10)
+    request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()
+                                                for name, value in values.items()])
+    future = service.call_async(request)
+    assert client.spin_until(future.done, 10)
+    client.node.destroy_client(service)
+    return future.result().results

@@ -1,9 +1,13 @@
 """segmentation_node: a thin rclpy adapter over swiftnet_ros.infer.Segmenter.
 
 Topics (relative, so a namespace moves them): subscribes ``image`` (sensor_msgs/Image) or
-``image/compressed``; publishes ``segmentation/labels`` (mono8), ``segmentation/color`` (rgb8),
-optionally ``segmentation/overlay`` (rgb8) and ``segmentation`` (SegmentationInfo), each with the
-input header; ``/diagnostics`` about once a second.
+``image/compressed``, and ``camera_info``; publishes ``segmentation/labels`` (mono8),
+``segmentation/color`` (rgb8), ``segmentation`` (SegmentationInfo), ``segmentation/camera_info``
+(the camera's at the labels' size, once camera_info arrives) and, when switched on,
+``segmentation/overlay`` (rgb8), ``segmentation/confidence`` (mono8) and
+``segmentation/labels/compressed`` (PNG), each with the input header; ``segmentation/label_info``
+(vision_msgs/LabelInfo, latched) at start; ``/diagnostics`` about once a second. The work is
+``SegmentationCore``'s, shared with the managed node (``lifecycle_node``).
 
 The subscription callback only checks a frame's fields and puts it in a one-frame slot; a worker
 thread runs it through the ROS-free ``frame_pipeline`` (conversion, segmentation, colours) and
@@ -22,7 +26,7 @@ import sys
 import threading
 import time
 from collections import namedtuple
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -38,12 +42,19 @@ from rclpy.qos import (
     qos_profile_sensor_data,
     qos_profile_system_default,
 )
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from swiftnet_ros.infer.weights import ENGINE_SUFFIXES
 from swiftnet_ros.msg import SegmentationInfo
 from swiftnet_ros.ros import image_conversion as conversion
-from swiftnet_ros.ros.frame_pipeline import CompressedFrame, FramePipeline, RawImage, check_frame
+from swiftnet_ros.ros.camera_info import CalibrationBuffer, fill_message, from_message, scale_calibration
+from swiftnet_ros.ros.frame_pipeline import (
+    LABELS_PNG_FORMAT,
+    CompressedFrame,
+    FramePipeline,
+    RawImage,
+    check_frame,
+)
 from swiftnet_ros.ros.params import (
     NODE_NAME,
     QOS_CHOICES,
@@ -56,6 +67,11 @@ from swiftnet_ros.ros.params import (
     resolve_weights,
 )
 from swiftnet_ros.ros.pipeline import FrameSlot, NodeStats, Throttle
+
+try:  # vision_msgs is optional: without it the node runs, with label_info off (it says so once)
+    from vision_msgs.msg import LabelInfo, VisionClass
+except ImportError:
+    LabelInfo = VisionClass = None
 
 try:  # rclpy >= Humble raises this from spin() when a signal shuts the context down
     from rclpy.executors import ExternalShutdownException
@@ -129,22 +145,31 @@ def _fill(msg: Any, fields: Dict[str, Any], header: Any) -> Any:
     return msg
 
 
-class SegmentationNode(Node):
-    """Image in, labels / colours / overlay / summary out; see the module docstring."""
+def _stamp(header: Any) -> Tuple[int, int]:
+    return int(header.stamp.sec), int(header.stamp.nanosec)
 
-    def __init__(self, **node_kwargs: Any) -> None:
-        super().__init__(NODE_NAME, **node_kwargs)
+
+class SegmentationCore:
+    """The work of the plain node (``SegmentationNode``) and of the managed one (``lifecycle_node``):
+    parameters, model, topics, worker and diagnostics, written once. A mixin over rclpy's ``Node`` or
+    ``LifecycleNode`` (``self`` is the node); the subclass calls ``_setup`` after its node's __init__."""
+
+    def _setup(self) -> None:
         self._check_overrides()
         for name in parameter_names():
             self.declare_parameter(name, parameter_info(name)["default"], descriptor_for(name))
-        values = {name: self.get_parameter(name).value for name in parameter_names()}
-        self.config = NodeConfig.from_dict(values, source="parameters")
-        self._bad_frames = Throttle(self.config.error_log_period)
-        self._failures = Throttle(self.config.error_log_period)
+        self.config = None  # type: Optional[NodeConfig]
+        self._startup_changes = False  # True while unconfigured (managed node): any parameter may change
+        self._bad_frames = Throttle(5.0)
+        self._failures = Throttle(5.0)
+        self._bad_infos = Throttle(5.0)
         self.stats = NodeStats()
         self._slot = FrameSlot()
         self._stopping = threading.Event()
         self._worker = None  # type: Optional[threading.Thread]
+        self._endpoints = []  # type: List[Any]
+        self._calibrations = CalibrationBuffer()
+        self._label_info_off_said = False
         self.segmenter = None  # type: Any
         self.pipeline = None  # type: Optional[FramePipeline]
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -155,37 +180,6 @@ class SegmentationNode(Node):
         library_log.setLevel(logging.INFO)
         library_log.propagate = False
 
-    def load_model(self) -> None:
-        """Load the weights (seconds; minutes for a TensorRT engine build); ``run`` calls it in a thread."""
-        segmenter = self._load_segmenter()
-        palette = load_palette(self.config.palette, segmenter.num_classes)
-        if palette is not None:
-            segmenter.set_palette(palette)
-        self.segmenter = segmenter
-        self.pipeline = FramePipeline(segmenter)
-
-    def start(self) -> None:
-        """Create the topics, the diagnostics timer and the worker: from here on frames are answered."""
-        out_qos = make_qos(self.config.output_qos, self.config.qos_depth)
-        self._labels_pub = self.create_publisher(Image, "segmentation/labels", out_qos)
-        self._color_pub = self.create_publisher(Image, "segmentation/color", out_qos)
-        self._overlay_pub = self.create_publisher(Image, "segmentation/overlay", out_qos)
-        self._info_pub = self.create_publisher(SegmentationInfo, "segmentation", out_qos)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        in_qos = make_qos(self.config.input_qos, self.config.qos_depth)
-        if self.config.input_transport == "compressed":
-            self._sub = self.create_subscription(CompressedImage, "image/compressed", self._on_compressed,
-                                                 in_qos)
-        else:
-            self._sub = self.create_subscription(Image, "image", self._on_image, in_qos)
-        self._diag_timer = self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name="segmentation_worker", daemon=True)
-        self._worker.start()
-        self.get_logger().info("ready: {} -> {}; subscribed to {} ({} QoS)".format(
-            self.segmenter.describe(), self._info_pub.topic_name, self._sub.topic_name,
-            self.config.input_qos))
-
-    # ------------------------------------------------------------------ start-up
     def _check_overrides(self) -> None:
         """Validate the -p / params-file values before declaring, so every mistake gets our clear message.
 
@@ -195,6 +189,97 @@ class SegmentationNode(Node):
         ours = {name: p.value for name, p in overrides.items()
                 if name not in ROS_OWN_PARAMETERS and not name.startswith(ROS_OWN_PREFIXES)}
         NodeConfig.from_dict(ours, source="ROS parameters (-p / --params-file)")
+
+    def read_parameters(self) -> NodeConfig:
+        """The declared parameters as a checked NodeConfig (ConfigError names the first bad one)."""
+        values = {name: self.get_parameter(name).value for name in parameter_names()}
+        config = NodeConfig.from_dict(values, source="parameters")
+        self.config = config
+        self._bad_frames.period = self._failures.period = self._bad_infos.period = config.error_log_period
+        return config
+
+    def load_model(self) -> None:
+        """Load the weights (seconds; minutes for a TensorRT engine build); ``run`` calls it in a thread."""
+        segmenter = self._load_segmenter()
+        palette = load_palette(self.config.palette, segmenter.num_classes)
+        if palette is not None:
+            segmenter.set_palette(palette)
+        self.segmenter = segmenter
+        self.pipeline = FramePipeline(segmenter)
+
+    def release_model(self) -> None:
+        """Drop the model (the managed node's cleanup), and the CUDA memory it held."""
+        device = getattr(self.segmenter, "device", None)
+        self.segmenter = self.pipeline = None
+        if device is not None and getattr(device, "type", "") == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def start(self) -> None:
+        """Create the topics, the diagnostics timer and the worker: from here on frames are answered."""
+        config = self.config
+        out_qos = make_qos(config.output_qos, config.qos_depth)
+        self._labels_pub = self._endpoint(self.create_publisher(Image, "segmentation/labels", out_qos))
+        self._color_pub = self._endpoint(self.create_publisher(Image, "segmentation/color", out_qos))
+        self._overlay_pub = self._endpoint(self.create_publisher(Image, "segmentation/overlay", out_qos))
+        self._confidence_pub = self._endpoint(self.create_publisher(Image, "segmentation/confidence",
+                                                                    out_qos))
+        self._compressed_pub = self._endpoint(self.create_publisher(
+            CompressedImage, "segmentation/labels/compressed", out_qos))
+        self._camera_info_pub = self._endpoint(self.create_publisher(CameraInfo, "segmentation/camera_info",
+                                                                     out_qos))
+        self._info_pub = self._endpoint(self.create_publisher(SegmentationInfo, "segmentation", out_qos))
+        self._diag_pub = self._endpoint(self.create_publisher(DiagnosticArray, "/diagnostics", 10))
+        self._publish_label_info()
+        in_qos = make_qos(config.input_qos, config.qos_depth)
+        if config.input_transport == "compressed":
+            self._sub = self.create_subscription(CompressedImage, "image/compressed", self._on_compressed,
+                                                 in_qos)
+        else:
+            self._sub = self.create_subscription(Image, "image", self._on_image, in_qos)
+        self._endpoint(self._sub)
+        self._calibrations.clear()
+        self._endpoint(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, in_qos))
+        self._endpoint(self.create_timer(config.diagnostics_period, self._publish_diagnostics))
+        self._slot = FrameSlot()
+        self._stopping = threading.Event()
+        self._worker = threading.Thread(target=self._work, args=(self._slot, self._stopping),
+                                        name="segmentation_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info("ready: {} -> {}; subscribed to {} ({} QoS)".format(
+            self.segmenter.describe(), self._info_pub.topic_name, self._sub.topic_name, config.input_qos))
+
+    def close(self) -> bool:
+        """Undo ``start``: stop the worker, remove the topics and timer (the managed node's deactivate).
+        True if the worker finished at once (see ``stop``)."""
+        finished = self.stop()
+        destroy = {"Publisher": self.destroy_publisher, "Subscription": self.destroy_subscription}
+        for endpoint in reversed(self._endpoints):
+            destroy.get(type(endpoint).__name__, self.destroy_timer)(endpoint)
+        self._endpoints = []
+        return finished
+
+    def _endpoint(self, endpoint: Any) -> Any:
+        self._endpoints.append(endpoint)
+        return endpoint
+
+    def _publish_label_info(self) -> None:
+        """segmentation/label_info (vision_msgs/LabelInfo: class id -> name), latched for late joiners."""
+        if LabelInfo is None:
+            if not self._label_info_off_said:
+                self.get_logger().warning("vision_msgs is not installed: segmentation/label_info is off")
+                self._label_info_off_said = True
+            return
+        latched = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=1,
+                             reliability=QoSReliabilityPolicy.RELIABLE,
+                             durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        publisher = self._endpoint(self.create_publisher(LabelInfo, "segmentation/label_info", latched))
+        msg = LabelInfo(threshold=0.0)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.class_map = [VisionClass(class_id=class_id, class_name=name)
+                         for class_id, name in self.pipeline.label_map()]
+        publisher.publish(msg)
 
     def _load_segmenter(self) -> Any:
         from swiftnet_ros.infer import Segmenter  # imports torch: only after the parameters were checked
@@ -238,6 +323,16 @@ class SegmentationNode(Node):
     def _on_compressed(self, msg: CompressedImage) -> None:
         self._enqueue(CompressedFrame(msg.format, msg.data), msg.header)
 
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        if msg.width == 0 or msg.height == 0:  # not a frame: logged (throttled), not counted as malformed
+            log_now, held = self._bad_infos.ready(time.monotonic())
+            if log_now:
+                self.get_logger().warning("skipped a camera_info with size {}x{}: expected the calibrated "
+                                          "size{}".format(msg.width, msg.height,
+                                                          " ({} more)".format(held) if held else ""))
+            return
+        self._calibrations.add(_stamp(msg.header), from_message(msg))
+
     def _enqueue(self, source: Any, header: Any) -> None:
         now = time.monotonic()
         self.stats.frame_received(now)
@@ -256,30 +351,37 @@ class SegmentationNode(Node):
             self.get_logger().warning("skipped a bad frame: {}{}".format(exc, more))
 
     def _on_set_parameters(self, parameters: List[Any]) -> SetParametersResult:
+        ours = [p for p in parameters if p.name in parameter_names()]
+        if self._startup_changes:  # unconfigured: start-up parameters too, read at the next configure
+            values = {name: self.get_parameter(name).value for name in parameter_names()}
+            values.update((p.name, p.value) for p in ours)
+            try:
+                NodeConfig.from_dict(values, source="parameters")
+            except ConfigError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            return SetParametersResult(successful=True)
         config = self.config
-        for parameter in parameters:
-            if parameter.name not in parameter_names():
-                continue
+        for parameter in ours:
             try:
                 config = check_runtime_change(parameter.name, parameter.value, config)
             except ConfigError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         self.config = config
-        self._bad_frames.period = self._failures.period = config.error_log_period
+        self._bad_frames.period = self._failures.period = self._bad_infos.period = config.error_log_period
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ worker thread
-    def _work(self) -> None:
-        while not self._stopping.is_set():
-            frame = self._slot.take(timeout=0.2)
-            if frame is None or self._stopping.is_set():
+    def _work(self, slot: FrameSlot, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            frame = slot.take(timeout=0.2)
+            if frame is None or stopping.is_set():
                 continue
             try:
-                self._process(frame)
+                self._process(frame, slot, stopping)
             except conversion.ImageConversionError as exc:
                 self._bad_frame(time.monotonic(), exc)
             except Exception as exc:  # a failing frame must not stop the node
-                if self._stopping.is_set():
+                if stopping.is_set():
                     return
                 self.stats.frame_failed()
                 log_now, held = self._failures.ready(time.monotonic())
@@ -288,15 +390,17 @@ class SegmentationNode(Node):
                     self.get_logger().error("segmentation failed: {}: {}{}".format(
                         type(exc).__name__, " ".join(str(exc).split()), more))
 
-    def _process(self, frame: Frame) -> None:
+    def _process(self, frame: Frame, slot: FrameSlot, stopping: threading.Event) -> None:
         config = self.config  # one consistent set of run-time parameters per frame
+        pipeline = self.pipeline
         start = time.perf_counter()
-        result = self.pipeline.segment(frame.source)
-        if self._stopping.is_set():
+        confidence = config.publish_confidence and self._confidence_pub.get_subscription_count() > 0
+        result = pipeline.segment(frame.source, confidence=confidence)
+        if stopping.is_set():
             return
         header = frame.header
-        # the answer first (labels, then the info with its statistics), the pictures for people after:
-        # consumers of the labels never wait for colourisation
+        # the answer first (labels, then the info with its statistics, the camera model of the labels),
+        # the pictures for people after: consumers of the labels never wait for colourisation
         self._labels_pub.publish(_fill(Image(), conversion.mono8_fields(result.labels), header))
         summary = result.summary
         info = SegmentationInfo(model=summary.model, backend=summary.backend, precision=summary.precision,
@@ -306,13 +410,25 @@ class SegmentationNode(Node):
         info.class_fractions = summary.class_fractions
         info.inference_ms = summary.inference_ms
         info.total_ms = float((time.monotonic() - frame.received) * 1e3)
-        info.dropped_frames = self._slot.dropped
+        info.dropped_frames = slot.dropped
         self._info_pub.publish(info)
+        calibration = self._calibrations.match(_stamp(header))
+        if calibration is not None:
+            scaled = scale_calibration(calibration, summary.width, summary.height)
+            camera_info = fill_message(CameraInfo(), scaled)
+            camera_info.header = header
+            self._camera_info_pub.publish(camera_info)
+        if result.confidence is not None:
+            self._confidence_pub.publish(_fill(Image(), conversion.mono8_fields(result.confidence), header))
+        if config.publish_compressed_labels and self._compressed_pub.get_subscription_count() > 0:
+            compressed = CompressedImage(format=LABELS_PNG_FORMAT, data=pipeline.compressed_labels(result))
+            compressed.header = header
+            self._compressed_pub.publish(compressed)
         if config.publish_color and self._color_pub.get_subscription_count() > 0:
-            color = self.pipeline.color(result)
+            color = pipeline.color(result)
             self._color_pub.publish(_fill(Image(), conversion.rgb8_fields(color), header))
         if config.publish_overlay and self._overlay_pub.get_subscription_count() > 0:
-            blended = self.pipeline.overlay(result, config.overlay_alpha)
+            blended = pipeline.overlay(result, config.overlay_alpha)
             self._overlay_pub.publish(_fill(Image(), conversion.rgb8_fields(blended), header))
         total_ms = (time.monotonic() - frame.received) * 1e3
         timings = result.timings
@@ -362,6 +478,16 @@ class SegmentationNode(Node):
             return True
         self._worker.join(timeout)
         return not self._worker.is_alive()
+
+
+class SegmentationNode(SegmentationCore, Node):
+    """Image in, labels / colours / overlay / summary out (see the module docstring); the parameters
+    are checked at construction, ``load_model`` then ``start`` make it answer."""
+
+    def __init__(self, **node_kwargs: Any) -> None:
+        Node.__init__(self, NODE_NAME, **node_kwargs)
+        self._setup()
+        self.read_parameters()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -49,6 +49,10 @@ class NodeConfig:
                                    runtime=True)
     overlay_alpha: float = option(0.5, "weight of the colours in the overlay", low=0.0, high=1.0,
                                   runtime=True)
+    publish_confidence: bool = option(False, "publish segmentation/confidence (mono8, 255 x max softmax "
+                                      "probability, computed on the model's device)", runtime=True)
+    publish_compressed_labels: bool = option(False, "publish segmentation/labels/compressed (lossless mono8 "
+                                             "PNG, 'mono8; png compressed')", runtime=True)
     palette: str = option("checkpoint", "colours: the checkpoint's, 'cityscapes', 'camvid', or a .yaml/.json "
                           "file holding a list of [r, g, b] (one per class)")
     input_transport: str = option("raw", "subscribe 'image' (raw) or 'image/compressed' (jpeg/png)",

@@ -12,11 +12,10 @@ from node_helpers import (
     ros_init,
     running_node,
     sample_image,
+    set_parameters,
     stamp,
     unique_namespace,
 )
-from rcl_interfaces.srv import SetParameters
-from rclpy.parameter import Parameter
 
 from swiftnet_ros.data.labels import get_label_set
 from swiftnet_ros.infer.visualize import class_fractions
@@ -143,17 +142,6 @@ def test_diagnostics_report_rates_latency_and_backend(client):
     assert float(status["latency_ms_p95"]) >= float(status["latency_ms_p50"]) > 0
     assert int(status["frames_published"]) >= 4
     assert "Hz in" in status["message"]
-
-
-def set_parameters(client, **values):
-    service = client.node.create_client(SetParameters, client.namespace + "/segmentation_node/set_parameters")
-    assert service.wait_for_service(timeout_sec=10)
-    request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()
-                                                for name, value in values.items()])
-    future = service.call_async(request)
-    assert client.spin_until(future.done, 10)
-    client.node.destroy_client(service)
-    return future.result().results
 
 
 def test_safe_parameters_change_at_run_time_and_unsafe_ones_are_refused_with_a_reason(client):

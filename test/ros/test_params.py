@@ -41,7 +41,8 @@ def test_every_parameter_has_a_description_and_a_typed_default():
             assert info["default"] in info["choices"]
         if info["low"] is not None:
             assert info["low"] <= info["default"] <= info["high"]
-    safe = {"overlay_alpha", "publish_color", "publish_overlay", "error_log_period"}
+    safe = {"overlay_alpha", "publish_color", "publish_overlay", "error_log_period", "publish_confidence",
+            "publish_compressed_labels"}
     assert set(runtime_parameters()) == safe
 
 
@@ -52,6 +53,8 @@ def test_every_parameter_has_a_description_and_a_typed_default():
         ({"precision": "int8"}, "precision = 'int8'; expected one of: fp32, fp16"),
         ({"overlay_alpha": 1.5}, "overlay_alpha = 1.5 is out of range; expected 0.0 to 1.0"),
         ({"publish_color": "yes"}, "publish_color = 'yes' is of type string; expected type bool"),
+        ({"publish_confidence": 1}, "publish_confidence = 1 is of type int; expected type bool"),
+        ({"publish_compressed_labels": "on"}, "publish_compressed_labels = 'on' is of type string"),
         ({"warmup": 1.0}, "warmup = 1.0 is of type float; expected type int"),
         ({"warmup": True}, "warmup = True is of type bool"),
         ({"warmup": -1}, "warmup = -1 is out of range; expected 0 to 100"),

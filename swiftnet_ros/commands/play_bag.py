@@ -1,10 +1,9 @@
 """``swiftnet-ros play-bag``: publish a rosbag2 through rclpy with its recorded header stamps."""
 
 import argparse
-import sys
 
-from swiftnet_ros.tools import bags
-from swiftnet_ros.tools.player import QOS_CHOICES, PlayOptions, parse_remaps, play
+from swiftnet_ros.commands.main import RunError
+from swiftnet_ros.tools.player import QOS_CHOICES, PlayOptions, check_playable, parse_remaps, play
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,28 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-name", default="swiftnet_bag_player", help="ROS node name")
 
 
-def _error(message: object, code: int) -> int:
-    print("play-bag: error: {}".format(message), file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
-    try:
-        options = PlayOptions(
-            rate=args.rate, loop=args.loop, topics=args.topics, qos=args.qos, depth=args.depth,
-            remaps=parse_remaps([item for group in args.topic_remap for item in group]),
-            wait_for_subscribers=args.wait_for_subscribers, wait_timeout=args.wait_timeout,
-            start_delay=args.start_delay, clock=args.clock, publish_log=args.publish_log,
-            answer_topic=args.answer_topic, max_in_flight=args.max_in_flight,
-            answer_timeout=args.answer_timeout, node_name=args.node_name)
-        options.check()
-        bags.topic_counts(args.bag)
-    except (ValueError, FileNotFoundError) as err:
-        return _error(err, 2)
+    options = PlayOptions(
+        rate=args.rate, loop=args.loop, topics=args.topics, qos=args.qos, depth=args.depth,
+        remaps=parse_remaps([item for group in args.topic_remap for item in group]),
+        wait_for_subscribers=args.wait_for_subscribers, wait_timeout=args.wait_timeout,
+        start_delay=args.start_delay, clock=args.clock, publish_log=args.publish_log,
+        answer_topic=args.answer_topic, max_in_flight=args.max_in_flight,
+        answer_timeout=args.answer_timeout, node_name=args.node_name)
+    check_playable(args.bag, options)  # every usage error (exit 2) before ROS starts
     try:
         result = play(args.bag, options)
-    except (ValueError, TimeoutError) as err:
-        return _error(err, 1)
+    except ValueError as err:  # found only while playing (a message that cannot be read): a run-time failure
+        raise RunError(str(err)) from err
     if result.stopped:
         print("play-bag: stopped after {} messages".format(result.published))
         return 0

@@ -6,14 +6,20 @@ frame ids are the recorded ones, at the recorded pacing scaled by a rate factor.
 """
 
 import importlib
+import math
+import os
+import re
 import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
+import yaml
+
 from swiftnet_ros.tools import bags
 
 QOS_CHOICES = ("reliable", "best_effort")
+_NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_remaps(items: Optional[Sequence[str]]) -> Dict[str, str]:
@@ -179,16 +185,8 @@ class BagPlayer:
                  qos: Any, clock: bool = False) -> None:
         self.node = node
         self.bag = bag
-        counts = bags.topic_counts(bag)
-        self.topics = list(topics) if topics else sorted(counts)
-        missing = [t for t in self.topics if t not in counts]
-        if missing:
-            raise ValueError("topics {} not in bag {}: it has {}".format(missing, bag, sorted(counts)))
-        unknown = sorted(set(remaps) - set(self.topics))
-        if unknown:
-            raise ValueError("remapped topics {} are not played: played are {}".format(unknown, self.topics))
-        types = {t["topic_metadata"]["name"]: t["topic_metadata"]["type"]
-                 for t in bags.bag_metadata(bag)["topics_with_message_count"]}
+        types = check_playable(bag, PlayOptions(topics=topics, remaps=remaps))
+        self.topics = list(types)
         self.publishers = {}
         self.has_header = {}
         for topic in self.topics:
@@ -305,13 +303,59 @@ class PlayOptions:
     node_name: str = "swiftnet_bag_player"
 
     def check(self) -> None:
-        """Raise ValueError naming the first bad option."""
-        if not self.rate > 0:
+        """Raise ValueError naming the first bad option (the bag is checked by ``check_playable``)."""
+        if not (math.isfinite(self.rate) and self.rate > 0):
             raise ValueError("bad rate {}: expected a positive speed factor".format(self.rate))
         if self.depth < 1:
             raise ValueError("bad depth {}: expected at least 1".format(self.depth))
         if self.qos not in QOS_CHOICES:
             raise ValueError("bad qos {!r}: expected one of {}".format(self.qos, ", ".join(QOS_CHOICES)))
+        for name, value, low in (("wait for subscribers", self.wait_for_subscribers, 0),
+                                 ("max in flight", self.max_in_flight, 1)):
+            if value < low:
+                raise ValueError("bad {} {}: expected at least {}".format(name, value, low))
+        for name, value, zero_ok in (("wait timeout", self.wait_timeout, False),
+                                     ("answer timeout", self.answer_timeout, False),
+                                     ("start delay", self.start_delay, True)):
+            if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+                raise ValueError("bad {} {}: expected a {} number of seconds".format(
+                    name, value, "non-negative" if zero_ok else "positive"))
+        if not _NODE_NAME.match(self.node_name):
+            raise ValueError("bad node name {!r}: expected letters, digits and _, not starting with a digit"
+                             .format(self.node_name))
+        if self.answer_topic is not None:
+            bags.check_topic(self.answer_topic, "answer topic")
+        for new in self.remaps.values():
+            bags.check_topic(new if new.startswith("/") else "/" + new, "remap target")
+        if self.publish_log is not None:
+            folder = os.path.dirname(os.path.abspath(self.publish_log))
+            if os.path.isdir(self.publish_log) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise ValueError("publish log {!r}: expected a file in an existing, writable folder"
+                                 .format(self.publish_log))
+
+
+def check_playable(bag: str, options: PlayOptions) -> Dict[str, str]:
+    """Everything ``play`` needs of the bag and the options, before ROS starts: a ValueError /
+    FileNotFoundError naming the bad value (a usage error); the played topics' types by name."""
+    options.check()
+    try:
+        metadata = bags.bag_metadata(bag)
+        types = {t["topic_metadata"]["name"]: t["topic_metadata"]["type"]
+                 for t in metadata["topics_with_message_count"]}
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ValueError("bag {}: unreadable metadata.yaml ({}): expected a rosbag2 bag".format(
+            bag, " ".join(str(exc).split()))) from None
+    topics = list(options.topics) if options.topics else sorted(types)
+    missing = [t for t in topics if t not in types]
+    if missing:
+        raise ValueError("topics {} not in bag {}: it has {}".format(missing, bag, sorted(types)))
+    unknown = sorted(set(options.remaps) - set(topics))
+    if unknown:
+        raise ValueError("remapped topics {} are not played: played are {}".format(unknown, topics))
+    played = {topic: types[topic] for topic in topics}
+    for msgtype in sorted(set(played.values())):
+        message_class(msgtype)
+    return played
 
 
 @dataclass
@@ -328,14 +372,14 @@ class PlayResult:
 def play(bag: str, options: PlayOptions) -> PlayResult:
     """Play ``bag`` in a ROS node of this process until done, or until Ctrl-C / SIGTERM (``stopped``).
 
-    Raises ValueError for a bag or topic that cannot be played and TimeoutError when subscribers or
-    the answer topic do not show up within ``options.wait_timeout``.
+    Raises ValueError / FileNotFoundError for a bag, topic or option that cannot be played (before ROS
+    starts: ``check_playable``) and TimeoutError when subscribers or the answer topic do not show up
+    within ``options.wait_timeout``.
     """
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    options.check()
-    bags.topic_counts(bag)  # a missing bag fails here, before ROS starts
+    check_playable(bag, options)  # a bad bag or option fails here, before ROS starts
     # Our own handlers: Ctrl-C (KeyboardInterrupt) and SIGTERM (_Stop) end the loop cleanly.
     rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     previous = signal.signal(signal.SIGTERM, _raise_stop)

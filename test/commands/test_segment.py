@@ -154,16 +154,18 @@ def test_segment_output_names_never_clash(inputs, tmp_path, capsys):
     cv2.imwrite(str(src / "mixed" / "a.jpg"), bgr)
     video = str(root / "clip.avi")
     mp4 = str(src / "clip.mp4")
-    capture, writer = cv2.VideoCapture(video), cv2.VideoWriter(mp4, cv2.VideoWriter_fourcc(*"mp4v"), 10, (W, H))
+    capture = cv2.VideoCapture(video)
+    writer = cv2.VideoWriter(mp4, cv2.VideoWriter_fourcc(*"mp4v"), 10, (W, H))
     for _ in range(2):
         writer.write(capture.read()[1])
     capture.release()
     writer.release()
     out = tmp_path / "out"
-    assert main(["segment", str(src / "cam1" / "0001.png"), str(src / "cam2" / "0001.png"), str(src / "mixed"),
-                 video, mp4, "-o", str(out), "--weights", "rn18", "--device", "cpu"]) == 0
+    inputs = [str(src / "cam1" / "0001.png"), str(src / "cam2" / "0001.png"), str(src / "mixed"), video, mp4]
+    assert main(["segment"] + inputs + ["-o", str(out), "--weights", "rn18", "--device", "cpu"]) == 0
     assert "wrote results for 6 of 6 input(s)" in capsys.readouterr().out
-    files = sorted(os.path.relpath(os.path.join(d, f), str(out)) for d, _, fs in os.walk(str(out)) for f in fs)
+    files = sorted(os.path.relpath(os.path.join(d, f), str(out))
+                   for d, _, fs in os.walk(str(out)) for f in fs)
     assert files == sorted(["cam1/0001_png_labels.png", "cam1/0001_png_color.png",
                             "cam2/0001_png_labels.png", "cam2/0001_png_color.png",
                             "mixed/a_png_labels.png", "mixed/a_png_color.png",
@@ -191,7 +193,8 @@ def test_segment_skips_its_own_output_folder_inside_an_input_folder(inputs, tmp_
     (folder / "out" / "imgs").mkdir(parents=True)
     cv2.imwrite(str(folder / "a.png"), rgb)
     cv2.imwrite(str(folder / "out" / "imgs" / "a_labels.png"), rgb[:, :, 0])
-    assert [p for _, p, _ in collect_inputs([str(folder)], skip=str(folder / "out"))] == [str(folder / "a.png")]
+    found = collect_inputs([str(folder)], skip=str(folder / "out"))
+    assert [path for _, path, _ in found] == [str(folder / "a.png")]
 
 
 # ------------------------------------------------------------------ bench

@@ -6,7 +6,7 @@ table and writes the JSON report and the plot where asked.
 
 import argparse
 
-from swiftnet_ros.commands.checks import check_output_file
+from swiftnet_ros.commands.checks import check_output_file, resolve_weights
 from swiftnet_ros.tools.benchmark import format_table, plot_results, run_benchmark
 
 
@@ -27,7 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine-cache-dir", default=None, help="TensorRT engine cache folder")
 
 def run(args: argparse.Namespace) -> int:
-    from swiftnet_ros.ros.params import resolve_weights  # 'demo', as for the node
 
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path:

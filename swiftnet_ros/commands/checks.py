@@ -37,3 +37,12 @@ def check_output_folder(path: str, flag: str) -> None:
         raise UsageError("{} {!r} is a file: expected a folder (created if missing)".format(flag, path))
     elif not os.access(path, os.W_OK | os.X_OK):
         raise UsageError("{} folder {!r} is not writable".format(flag, path))
+
+
+def resolve_weights(weights: str) -> str:
+    """``demo`` -> the bundled checkpoint, found as the node finds it; any other value as given (the
+    libraries name what is wrong with a missing or foreign file, and list the presets)."""
+    from swiftnet_ros.ros.params import DEMO_WEIGHTS
+    from swiftnet_ros.ros.params import resolve_weights as resolve_node_weights
+
+    return resolve_node_weights(weights) if weights == DEMO_WEIGHTS else weights

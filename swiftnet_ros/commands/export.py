@@ -5,10 +5,11 @@ Sizes are WIDTHxHEIGHT, as in the paper (1024x512 = 1024 wide, 512 high).
 
 import argparse
 import os
-import sys
 
+from swiftnet_ros.commands.checks import check_output_file, resolve_weights
+from swiftnet_ros.commands.main import UsageError
 from swiftnet_ros.infer.export import export_onnx
-from swiftnet_ros.infer.options import ARGMAX_MODES
+from swiftnet_ros.infer.options import ARGMAX_MODES, check_export
 from swiftnet_ros.sizes import parse_size
 
 
@@ -25,22 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swiftnet_ros.infer.weights import load_torch_weights
+    from swiftnet_ros.infer.weights import ONNX_SUFFIXES, load_torch_weights
 
-    try:
-        model, meta = load_torch_weights(args.weights)
-        if args.size is not None:
-            size = parse_size(args.size)
-        elif model.config.input_size:
-            width, height = model.config.input_size
-            size = (height, width)
-        else:
-            raise ValueError("--size is required: the config of {!r} has no input_size".format(args.weights))
-        export_onnx(model, size, meta["class_names"], meta["palette"], path=args.output, opset=args.opset,
-                    fp16=args.fp16, argmax=args.argmax, model_name=meta["model_name"])
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print("swiftnet-ros export: error: {}".format(error), file=sys.stderr)
-        return 1
+    # the output, the size and the weights are checked before the model is traced
+    if not args.output.lower().endswith(ONNX_SUFFIXES):
+        raise UsageError("-o {!r}: expected a file name ending in .onnx (the suffix says what a weights "
+                         "file is)".format(args.output))
+    check_output_file(args.output, "-o")
+    check_export(args.opset, args.argmax)
+    size = parse_size(args.size) if args.size is not None else None
+    model, meta = load_torch_weights(resolve_weights(args.weights))
+    if size is None:
+        if not model.config.input_size:
+            raise UsageError("--size is required: the config of {!r} has no input_size".format(args.weights))
+        width, height = model.config.input_size
+        size = (height, width)
+    export_onnx(model, size, meta["class_names"], meta["palette"], path=args.output, opset=args.opset,
+                fp16=args.fp16, argmax=args.argmax, model_name=meta["model_name"])
     print("wrote {} ({} at {}x{} WxH, opset {}, {}, argmax {}, {:.1f} MB)".format(
         args.output, meta["model_name"], size[1], size[0], args.opset, "fp16" if args.fp16 else "fp32",
         args.argmax, os.path.getsize(args.output) / 1e6))

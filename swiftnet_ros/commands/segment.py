@@ -18,7 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from swiftnet_ros.commands.checks import check_output_folder
+from swiftnet_ros.commands.checks import check_output_folder, resolve_weights
 from swiftnet_ros.commands.main import RunError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -256,7 +256,6 @@ def segment_video(segmenter: object, path: str, out_stem: str, overlay: bool, al
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from swiftnet_ros.ros.params import resolve_weights  # 'demo', as for the node and `swiftnet-ros demo`
 
     # every argument, input and the output folder are checked before the model loads
     check_output_folder(args.output, "output")

@@ -94,7 +94,7 @@ def test_segment_errors(inputs, tmp_path, capsys):
     usage([str(root / "a.png"), "--weights", "rn18", "--precision", "fp64"], "unknown precision 'fp64'")
     usage([str(root / "a.png"), "--weights", "rn18", "--alpha", "2"], "--alpha 2.0")
     usage([str(root / "a.png"), "--weights", "rn18", "--size", "0x0"], "expected WIDTHxHEIGHT")
-    usage([str(root / "a.png"), "--weights", "nope.pt"], "'nope.pt' does not exist")
+    usage([str(root / "a.png"), "--weights", "nope.pt"], "weights 'nope.pt' not found")
     assert not os.path.exists(out)  # nothing written for a usage error
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
@@ -249,7 +249,7 @@ def test_bench_errors(tmp_path, capsys):
     folder.mkdir()
     for args, text in ((["--runs", "0"], "--runs must be >= 1"),
                        (["--size", "wide"], "expected WIDTHxHEIGHT"),
-                       (["--model", "nope.pt"], "'nope.pt' does not exist"),
+                       (["--model", "nope.pt"], "weights 'nope.pt' not found"),
                        (["--backend", "nope"], "unknown backend 'nope'"),
                        (["--backend", ","], "no backend"),
                        (["--precision", "fp64"], "precision 'fp64': expected"),

@@ -144,12 +144,12 @@ def test_export_cli(checkpoint, tmp_path, capsys):
     assert main(["export", "--weights", checkpoint, "--opset", "13", "-o", out]) == 0
     assert read_onnx_metadata(out)["input_size"] == (512, 1024)
     capsys.readouterr()
-    assert main(["export", "--weights", str(tmp_path / "missing.pt"), "--size", "96x64", "-o", out]) == 1
+    assert main(["export", "--weights", str(tmp_path / "missing.pt"), "--size", "96x64", "-o", out]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("swiftnet-ros export: error: weights") and "not found" in err and "\n" not in err
-    assert main(["export", "--weights", "rn18", "-o", str(tmp_path / "x.onnx")]) == 1
+    assert main(["export", "--weights", "rn18", "-o", str(tmp_path / "x.onnx")]) == 2
     assert "--size is required" in capsys.readouterr().err
-    assert main(["export", "--weights", "rn18", "--size", "big", "-o", str(tmp_path / "x.onnx")]) == 1
+    assert main(["export", "--weights", "rn18", "--size", "big", "-o", str(tmp_path / "x.onnx")]) == 2
     assert "expected WIDTHxHEIGHT" in capsys.readouterr().err
     assert not os.path.exists(str(tmp_path / "x.onnx"))
     assert [f for f in os.listdir(str(tmp_path)) if ".tmp" in f] == []

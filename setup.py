@@ -13,6 +13,7 @@ setup(
         "console_scripts": [
             "swiftnet-ros = swiftnet_ros.commands.main:main",
             "segmentation_node = swiftnet_ros.commands.segmentation_node:main",
+            "segmentation_lifecycle_node = swiftnet_ros.commands.segmentation_lifecycle_node:main",
         ]
     },
 )

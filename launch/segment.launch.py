@@ -2,11 +2,15 @@
 
     ros2 launch swiftnet_ros segment.launch.py image_topic:=/camera/image_raw
     ros2 launch swiftnet_ros segment.launch.py weights:=/path/model.engine precision:=fp16 namespace:=front
+    ros2 launch swiftnet_ros segment.launch.py managed:=true   # then: ros2 lifecycle set ... configure
 
 ``image_topic`` remaps the node's relative ``image`` input and ``image/compressed`` (as
 image_transport names it: ``<image_topic>/compressed``); ``input_transport`` in the config picks
-which one the node subscribes. ``weights``, ``backend`` and ``precision`` override the config only
-when given. A relative ``weights`` path is looked up in the package's share directory first, so
+which one the node subscribes. ``camera_info`` is remapped to the image topic's sibling
+(``/camera/image_raw`` -> ``/camera/camera_info``). ``managed:=true`` starts the lifecycle node
+(``segmentation_lifecycle_node``: unconfigured until a lifecycle manager configures it).
+``weights``, ``backend`` and ``precision`` override the config only when given. A relative
+``weights`` path is looked up in the package's share directory first, so
 ``weights:=demo/swiftnet_demo.pt`` finds the bundled demo checkpoint.
 """
 
@@ -22,6 +26,7 @@ from launch_ros.actions import Node
 
 PACKAGE = "swiftnet_ros"
 EXECUTABLE = "segmentation_node"
+LIFECYCLE_EXECUTABLE = "segmentation_lifecycle_node"  # managed:=true
 NODE_NAME = "segmentation_node"  # the section name in config/segment.yaml
 # Launch arguments that override the config file only when not empty.
 OVERRIDES = ("weights", "backend", "precision")
@@ -54,6 +59,11 @@ def node_overrides(values: Dict[str, str], share: str) -> Dict[str, Any]:
     return overrides
 
 
+def camera_info_topic(image_topic: str) -> str:
+    """The camera_info beside an image topic, as drivers name it: /camera/image_raw -> /camera/camera_info."""
+    return image_topic.rpartition("/")[0] + "/camera_info" if "/" in image_topic else "camera_info"
+
+
 def _segmentation_node(context: LaunchContext) -> List[Node]:
     values = {name: LaunchConfiguration(name).perform(context) for name in NODE_ARGUMENTS}
     overrides = node_overrides(values, get_package_share_directory(PACKAGE))
@@ -64,14 +74,16 @@ def _segmentation_node(context: LaunchContext) -> List[Node]:
     image_topic = LaunchConfiguration("image_topic").perform(context).rstrip("/")
     if not image_topic:
         raise ValueError("launch argument image_topic is empty: expected a topic such as /camera/image_raw")
+    managed = _parse_bool("managed", LaunchConfiguration("managed").perform(context))
     return [
         Node(
             package=PACKAGE,
-            executable=EXECUTABLE,
+            executable=LIFECYCLE_EXECUTABLE if managed else EXECUTABLE,
             name=NODE_NAME,
             namespace=LaunchConfiguration("namespace"),
             parameters=[config, overrides],
-            remappings=[("image", image_topic), ("image/compressed", image_topic + "/compressed")],
+            remappings=[("image", image_topic), ("image/compressed", image_topic + "/compressed"),
+                        ("camera_info", camera_info_topic(image_topic))],
             output="screen",
             emulate_tty=True,
         )
@@ -92,6 +104,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="camera topic (and <image_topic>/compressed)"),
         DeclareLaunchArgument("namespace", default_value="",
                               description="namespace of the node and all its (relative) topics"),
+        DeclareLaunchArgument("managed", default_value="false",
+                              description="true: the lifecycle node (segmentation_lifecycle_node), "
+                                          "unconfigured until configured and activated"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="use /clock (e.g. from `swiftnet-ros play-bag --clock`)"),
         OpaqueFunction(function=_segmentation_node),

@@ -13,13 +13,17 @@ from swiftnet_ros.ros.node import run
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``run`` the node, then leave at once.
+    """``run`` the node, then ``leave``."""
+    return leave(run(argv))
+
+
+def leave(code: int) -> int:
+    """End the process at once with ``code`` (the managed node's executable ends the same way).
 
     The interpreter's own teardown (PyTorch, Fast DDS) takes more than a second after the node has
     already shut down cleanly (ROS logs flushed by try_shutdown), so the process ends with os._exit
     and SIGINT / SIGTERM stop the node well within 2 s.
     """
-    code = run(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import namedtuple
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -575,12 +575,19 @@ def run(argv: Optional[List[str]] = None) -> int:
         return 0
     except Exception as exc:
         return _fatal(exc)
+    spin(node)
+    return 0
+
+
+def spin(node: Any, done: Callable[[], bool] = lambda: False) -> None:
+    """Spin ``node`` (plain or managed) until SIGINT / SIGTERM or ``done()``; then stop its worker,
+    destroy it and shut rclpy down."""
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         # spin_once with a timeout, not spin(): a shutdown by signal is noticed within 0.1 s even if
         # its wake-up of the executor is missed
-        while rclpy.ok():
+        while rclpy.ok() and not done():
             try:
                 executor.spin_once(timeout_sec=0.1)
             except Exception:
@@ -597,4 +604,3 @@ def run(argv: Optional[List[str]] = None) -> int:
         if node.stop():
             node.destroy_node()
         rclpy.try_shutdown()
-    return 0

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, T
 _PORT_BASE, _DOMAIN_GAIN = 7400, 250
 MAX_DOMAIN_ID = 101  # the largest ROS 2 domain id whose ports fit below 32768 with Fast DDS
 NODE_MODULE = "swiftnet_ros.commands.segmentation_node"  # ``python -m`` this to run segmentation_node
+LIFECYCLE_NODE_MODULE = "swiftnet_ros.commands.segmentation_lifecycle_node"  # the managed node
 
 
 def check_domain_id(domain_id: int) -> int:
@@ -145,9 +146,11 @@ def ros_value(value: object) -> str:
 
 
 def node_command(namespace: str, parameters: Optional[Mapping[str, object]] = None,
-                 remaps: Optional[Mapping[str, str]] = None, extra_ros_args: Iterable[str] = ()) -> list:
-    """``segmentation_node`` as a separate Python process, in ``namespace``, with these parameters."""
-    command = [sys.executable, "-m", NODE_MODULE, "--ros-args", "-r", "__ns:=" + namespace]
+                 remaps: Optional[Mapping[str, str]] = None, extra_ros_args: Iterable[str] = (),
+                 module: str = NODE_MODULE) -> list:
+    """``segmentation_node`` (or ``module``'s node) as a separate Python process, in ``namespace``, with
+    these parameters."""
+    command = [sys.executable, "-m", module, "--ros-args", "-r", "__ns:=" + namespace]
     for old, new in (remaps or {}).items():
         command += ["-r", "{}:={}".format(old, new)]
     for name, value in (parameters or {}).items():
@@ -160,9 +163,9 @@ class NodeProcess:
 
     def __init__(self, namespace: str, params: Optional[Mapping[str, object]] = None,
                  extra_ros_args: Iterable[str] = (), env: Optional[Mapping[str, str]] = None,
-                 cwd: Optional[str] = None) -> None:
+                 cwd: Optional[str] = None, module: str = NODE_MODULE) -> None:
         self.namespace = namespace
-        self.command = node_command(namespace, params, extra_ros_args=extra_ros_args)
+        self.command = node_command(namespace, params, extra_ros_args=extra_ros_args, module=module)
         env = dict(ros_env() if env is None else env)
         env.setdefault("OMP_NUM_THREADS", "2")
         self._log = tempfile.NamedTemporaryFile(prefix="segmentation_node_", suffix=".log", delete=False)

@@ -19,7 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LAUNCH = os.path.join(ROOT, "launch", "segment.launch.py")
 CONFIG = os.path.join(ROOT, "config", "segment.yaml")
 pytestmark = pytest.mark.modern_stack  # ast.unparse (Python 3.9); the launch file is not the run-time path
-ARGUMENTS = {"config", "weights", "backend", "precision", "image_topic", "namespace", "use_sim_time"}
+ARGUMENTS = {"config", "weights", "backend", "precision", "image_topic", "namespace", "use_sim_time",
+             "managed"}
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +97,24 @@ def test_node_action_starts_our_executable(tree):
     assert len(nodes) == 1
     node = nodes[0]
     assert _value(_keyword(node, "package"), constants) == _package_name() == "swiftnet_ros"
-    executable = _value(_keyword(node, "executable"), constants)
-    assert executable == "segmentation_node"
-    # `ros2 run` finds lib/<package>/<executable>: CMake installs scripts/<executable> there ...
+    chosen = _keyword(node, "executable")  # managed:=true picks the lifecycle node
+    assert ast.unparse(chosen) == "LIFECYCLE_EXECUTABLE if managed else EXECUTABLE"
+    executables = [_value(chosen.body, constants), _value(chosen.orelse, constants)]
+    assert executables == ["segmentation_lifecycle_node", "segmentation_node"]
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
         cmake = f.read()
-    assert "install(PROGRAMS scripts/{} DESTINATION lib/${{PROJECT_NAME}})".format(executable) in cmake
-    script = os.path.join(ROOT, "scripts", executable)
-    assert os.access(script, os.X_OK)
-    assert "from swiftnet_ros.commands.segmentation_node import main" in open(script).read()
-    # ... and pip installs the console script of the same name.
     with open(os.path.join(ROOT, "setup.py")) as f:
-        entry = r'"{} = swiftnet_ros\.commands\.segmentation_node:main"'.format(executable)
-        assert re.search(entry, f.read())
+        setup = f.read()
+    for executable in executables:
+        # `ros2 run` finds lib/<package>/<executable>: CMake installs scripts/<executable> there ...
+        assert re.search(r"install\(PROGRAMS [^)]*scripts/{}\b[^)]*DESTINATION lib/\$\{{PROJECT_NAME\}}\)"
+                         .format(executable), cmake), executable
+        script = os.path.join(ROOT, "scripts", executable)
+        assert os.access(script, os.X_OK)
+        assert "from swiftnet_ros.commands.{} import main".format(executable) in open(script).read()
+        # ... and pip installs the console script of the same name.
+        entry = r'"{0} = swiftnet_ros\.commands\.{0}:main"'.format(executable)
+        assert re.search(entry, setup), executable
 
 
 def test_node_name_matches_the_config_section(tree):
@@ -147,7 +153,8 @@ def test_image_topic_remaps_both_inputs(tree):
     node = _calls(tree, "Node")[0]
     remaps = _keyword(node, "remappings")
     pairs = [(ast.literal_eval(t.elts[0]), ast.unparse(t.elts[1])) for t in remaps.elts]
-    assert pairs == [("image", "image_topic"), ("image/compressed", "image_topic + '/compressed'")]
+    assert pairs == [("image", "image_topic"), ("image/compressed", "image_topic + '/compressed'"),
+                     ("camera_info", "camera_info_topic(image_topic)")]
     source = ast.unparse(tree)
     assert "image_topic = LaunchConfiguration('image_topic').perform(context).rstrip('/')" in source
 
@@ -210,3 +217,14 @@ def test_node_overrides_keep_the_config_unless_given(node_overrides, tmp_path):
     assert node_overrides({"weights": "/abs/model.onnx"}, str(share))["weights"] == "/abs/model.onnx"
     with pytest.raises(ValueError, match="launch argument use_sim_time:='maybe': expected true or false"):
         node_overrides({"use_sim_time": "maybe"}, str(share))
+
+
+def test_camera_info_is_the_image_topics_sibling(tree):
+    function = [n for n in tree.body if getattr(n, "name", None) == "camera_info_topic"]
+    namespace = {}
+    exec(compile(ast.Module(body=function, type_ignores=[]), LAUNCH, "exec"), namespace)
+    sibling = namespace["camera_info_topic"]
+    assert sibling("/camera/image_raw") == "/camera/camera_info"
+    assert sibling("/front/left/image_rect") == "/front/left/camera_info"
+    assert sibling("/image") == "/camera_info"
+    assert sibling("image_raw") == "camera_info"

@@ -27,10 +27,13 @@ def bag(tmp_path_factory):
     (["--wait-timeout", "-1"], "bad wait timeout -1.0"),
     (["--start-delay", "nan"], "bad start delay nan"),
     (["--wait-for-subscribers", "-2"], "bad wait for subscribers -2"),
-    (["--publish-log", "/nope/dir/log.csv"], "publish log '/nope/dir/log.csv'"),  # was a traceback
+    (["--publish-log", "{tmp}/a_file/log.csv"], "publish log '{tmp}/a_file/log.csv'"),  # was a traceback
     (["--topic-remap", "/camera/image_raw=/x"], "expected OLD:=NEW"),
 ])
-def test_usage_errors_exit_2_before_ros_starts(bag, capsys, args, message):
+def test_usage_errors_exit_2_before_ros_starts(bag, tmp_path, capsys, args, message):
+    (tmp_path / "a_file").write_text("not a folder")
+    args = [a.format(tmp=tmp_path) for a in args]
+    message = message.format(tmp=tmp_path)
     assert main(["play-bag", bag] + args) == 2
     err = capsys.readouterr().err
     assert err.startswith("swiftnet-ros play-bag: error: ") and err.count("\n") == 1 and message in err, err

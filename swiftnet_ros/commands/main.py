@@ -72,6 +72,7 @@ COMMANDS = {
     "evaluate": ("swiftnet_ros.commands.evaluate", "evaluate weights: mIoU, per-class IoU, pixel accuracy"),
     "export": ("swiftnet_ros.commands.export", "export weights to ONNX"),
     "build-engine": ("swiftnet_ros.commands.build_engine", "build a TensorRT engine from an ONNX file"),
+    "quantize": ("swiftnet_ros.commands.quantize", "quantize a model to int8 ONNX (ONNX Runtime)"),
     "bench": ("swiftnet_ros.commands.bench", "benchmark backends against the eager fp32 baseline"),
     "segment": ("swiftnet_ros.commands.segment", "segment image files, folders and videos"),
     "make-bag": ("swiftnet_ros.commands.make_bag", "write a rosbag2 of synthetic road scenes"),

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
-from swiftnet_ros.infer.options import OnnxRuntimeOptions, make_options
+from swiftnet_ros.infer.options import INT8, OnnxRuntimeOptions, make_options
 
 _ONNX_TO_TORCH = {
     "tensor(float)": torch.float32,
@@ -92,6 +92,12 @@ class OnnxRuntimeBackend(StaticGraphBackend):
             raise ValueError("unsupported ONNX input/output types {} / {}"
                              .format(inputs[0].type, outputs[0].type))
         model_precision = "fp16" if self.input_dtype == torch.float16 else "fp32"
+        if session.get_modelmeta().custom_metadata_map.get("precision") == INT8:
+            model_precision = INT8  # QDQ: fp32 input, int8 inside
+        if INT8 in (model_precision, precision) and model_precision != precision:
+            raise ValueError("the ONNX model is {} but precision {!r} was requested; int8 models are made by "
+                             "`swiftnet-ros quantize` and run with precision 'int8'"
+                             .format(model_precision, precision))
         if model_precision != precision:
             raise ValueError("the ONNX model takes {} input but precision {!r} was requested; export it "
                              "with{} --fp16".format(model_precision, precision,

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from swiftnet_ros.files import write_bytes_atomic
-from swiftnet_ros.infer.metadata import encode_metadata
+from swiftnet_ros.infer.metadata import encode_metadata, set_onnx_metadata
 from swiftnet_ros.infer.options import DEFAULT_OPSET, check_export
 
 
@@ -108,10 +108,7 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
     props = encode_metadata(model_name or config.name, class_names, palette_list, (height, width),
                             config.upsample, "labels" if argmax == "in_graph" else "logits",
                             "fp16" if fp16 else "fp32", config.to_dict())
-    del proto.metadata_props[:]
-    for key, value in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    set_onnx_metadata(proto, props)
     proto.producer_name = "swiftnet_ros"
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()

@@ -55,6 +55,14 @@ def decode_metadata(props: Dict[str, str], source: str = "model") -> dict:
         raise ValueError("{} has broken swiftnet_ros metadata: {!r}".format(source, error)) from None
 
 
+def set_onnx_metadata(proto: object, props: Dict[str, str]) -> None:
+    """Replace an onnx ModelProto's ``metadata_props`` with ``props`` (the export's and the quantizer's)."""
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+
+
 def read_onnx_metadata(path_or_bytes: object) -> dict:
     """Metadata of an ONNX file (path or bytes), read with onnx if installed, else with onnxruntime."""
     source = path_or_bytes if isinstance(path_or_bytes, str) else "ONNX model"

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from swiftnet_ros.infer.options import (
     EXPORT_OPTIONS,
+    INT8,
+    MODEL_PRECISIONS,
     OnnxRuntimeOptions,
     TensorRTOptions,
     TorchOptions,
@@ -58,14 +60,15 @@ class BackendEntry:
     """One backend: ``options`` its options dataclass; ``build(context, options, size)`` the factory
     (``options``: the caller's checked choices, a dict so that defaults can depend on the model and
     device); ``fixed_size``: it runs a graph of static shape, built for one input size (None: the
-    Segmenter builds it at the first image); ``threads_option``: the option that sets its CPU
-    threads (None: it uses torch's, ``torch.set_num_threads``); ``check_available``: raises now when
-    the runtime is missing, rather than at the first image."""
+    Segmenter builds it at the first image); ``precisions``: what it runs at; ``threads_option``: the
+    option that sets its CPU threads (None: it uses torch's, ``torch.set_num_threads``);
+    ``check_available``: raises now when the runtime is missing, rather than at the first image."""
 
     name: str
     options: type
     build: Factory
     fixed_size: bool
+    precisions: Tuple[str, ...] = MODEL_PRECISIONS
     threads_option: Optional[str] = None
     check_available: Optional[Callable[[], object]] = None
 
@@ -126,7 +129,7 @@ def _import_tensorrt() -> object:
 _ENTRIES = OrderedDict((entry.name, entry) for entry in (
     BackendEntry("torch", TorchOptions, _build_torch, fixed_size=False),
     BackendEntry("onnxruntime", OnnxRuntimeOptions, _build_onnxruntime, fixed_size=True,
-                 threads_option="threads"),
+                 precisions=MODEL_PRECISIONS + (INT8,), threads_option="threads"),
     BackendEntry("tensorrt", TensorRTOptions, _build_tensorrt, fixed_size=True,
                  check_available=_import_tensorrt),
 ))
@@ -167,6 +170,26 @@ def choose_backend(backend: str, kind: str) -> str:
                              "backend 'onnxruntime' or 'tensorrt'")
         return "onnxruntime" if backend == AUTO else backend
     return "torch" if backend == AUTO else backend
+
+
+def run_precision(backend: str, kind: str, precision: str, file_precision: Optional[str] = None) -> str:
+    """The precision ``backend`` runs weights of ``kind`` at, or a ValueError saying why it cannot.
+
+    int8 is an int8 ONNX file (``swiftnet-ros quantize``) on ONNX Runtime; such a file takes fp32 input,
+    so precision fp32 (the default) runs it as int8.
+    """
+    if file_precision == INT8 and precision in ("fp32", INT8):
+        precision = INT8
+    entry = backend_entry(backend)
+    if precision not in entry.precisions:
+        raise ValueError("precision {!r} is not offered by the {} backend (it runs {}){}".format(
+            precision, backend, ", ".join(entry.precisions),
+            "; int8 runs on onnxruntime" if precision == INT8 else ""))
+    if precision == INT8 and file_precision != INT8:
+        raise ValueError("precision 'int8' needs an int8 ONNX file, not an {}; make one with `swiftnet-ros "
+                         "quantize --weights W -o model_int8.onnx`"
+                         .format(" ".join(w for w in (file_precision, kind) if w)))
+    return precision
 
 
 def check_options(backend: str, options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:

@@ -26,6 +26,7 @@ from swiftnet_ros.infer.registry import (
     check_backend,
     check_options,
     choose_backend,
+    run_precision,
 )
 from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
 
@@ -150,6 +151,7 @@ class Segmenter(SegmenterBase):
         self.class_names: List[str] = list(meta["class_names"])
         self.palette = as_palette(meta["palette"], len(self.class_names), weights)
         self.num_classes = len(self.class_names)
+        self.precision = run_precision(self.backend_name, kind, self.precision, meta.get("precision"))
         if kind in ("onnx", "engine"):
             self._set_fixed_size(tuple(meta["input_size"]))
             check_file_precision(weights, kind, meta["precision"], self.precision, self.backend_name)

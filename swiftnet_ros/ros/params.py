@@ -38,7 +38,7 @@ class NodeConfig:
     weights: str = option(DEMO_WEIGHTS, "checkpoint (.pt), .onnx or TensorRT .engine path, a model preset "
                           "name (random weights, for benchmarks), or 'demo' for the bundled demo checkpoint")
     backend: str = option("auto", "inference backend", BACKENDS)
-    precision: str = option("fp32", "inference precision (fp16 needs a GPU)", PRECISIONS)
+    precision: str = option("fp32", "inference precision (fp16: a GPU; int8: an int8 ONNX file)", PRECISIONS)
     device: str = option("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
     input_size: str = option("", "model input size as WIDTHxHEIGHT (e.g. 1024x512); empty: each image's "
                              "own size")

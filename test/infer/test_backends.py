@@ -172,8 +172,8 @@ def test_device_and_precision_checks():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         resolve_device("gpu")
-    with pytest.raises(ValueError, match="unknown precision 'int8'"):
-        check_precision("int8", CPU)
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        check_precision("int4", CPU)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")

@@ -189,7 +189,9 @@ def test_bad_arguments_give_clear_errors(checkpoint, onnx_file, tmp_path, image)
         Segmenter(checkpoint, backend="tflite", device="cpu")
     with pytest.raises(ValueError, match="precision 'fp16' needs a CUDA device"):
         Segmenter(checkpoint, precision="fp16", device="cpu")
-    with pytest.raises(ValueError, match="unknown precision 'int8'"):
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        Segmenter(checkpoint, precision="int4", device="cpu")
+    with pytest.raises(ValueError, match="precision 'int8' is not offered by the torch backend"):
         Segmenter(checkpoint, precision="int8", device="cpu")
     with pytest.raises(FileNotFoundError, match="weights '.*missing.pt' not found"):
         Segmenter(str(tmp_path / "missing.pt"), device="cpu")

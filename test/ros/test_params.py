@@ -50,7 +50,7 @@ def test_every_parameter_has_a_description_and_a_typed_default():
     "values, message",
     [
         ({"backend": "cuda"}, "backend = 'cuda'; expected one of: auto, torch, onnxruntime, tensorrt"),
-        ({"precision": "int8"}, "precision = 'int8'; expected one of: fp32, fp16"),
+        ({"precision": "int4"}, "precision = 'int4'; expected one of: fp32, fp16, int8"),
         ({"overlay_alpha": 1.5}, "overlay_alpha = 1.5 is out of range; expected 0.0 to 1.0"),
         ({"publish_color": "yes"}, "publish_color = 'yes' is of type string; expected type bool"),
         ({"publish_confidence": 1}, "publish_confidence = 1 is of type int; expected type bool"),

@@ -1,0 +1,110 @@
+"""int8 quantization (infer/quantize.py): QDQ graph, int8 metadata, agreement, fp32 layers, errors,
+and running the int8 file through the Segmenter (onnxruntime only)."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.metadata import read_onnx_metadata
+from swiftnet_ros.infer.quantize import fp32_nodes, quantize_onnx
+from swiftnet_ros.infer.registry import run_precision
+from swiftnet_ros.infer.segmenter import Segmenter
+from swiftnet_ros.model import build_model
+
+H, W = 64, 96
+CLASSES = ["road", "car", "sky"]
+PALETTE = [[128, 64, 128], [0, 0, 142], [70, 130, 180]]
+
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.modern_stack]  # quantization is offline tooling; ONNX Runtime 1.10's API differs
+
+
+def scene(seed: int) -> np.ndarray:
+    """A blocky image whose classes a random model separates by colour, deterministic per seed."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, size=(4, 6, 3), dtype=np.uint8)
+    return np.kron(blocks, np.ones((H // 4, W // 6, 1), np.uint8))
+
+
+@pytest.fixture(scope="module")
+def fp32_onnx():
+    torch.manual_seed(3)
+    model = build_model("rn18", num_classes=3).eval()
+    return export_onnx(model, (H, W), CLASSES, PALETTE)
+
+
+@pytest.fixture(scope="module")
+def int8_file(fp32_onnx, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("q") / "m_int8.onnx")
+    data = quantize_onnx(fp32_onnx, (scene(s) for s in range(8)), path=path, calibration="blocks 0..7")
+    return path, data
+
+
+def test_quantized_graph_is_qdq_int8_and_self_describing(fp32_onnx, int8_file):
+    path, data = int8_file
+    assert open(path, "rb").read() == data
+    proto = onnx.load(path)
+    ops = [n.op_type for n in proto.graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    int8_weights = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) > 10
+    per_channel = [t for t in proto.graph.initializer if t.name.endswith("_scale") and len(t.dims) == 1]
+    assert per_channel, "weights are quantized per output channel"
+    meta, fp32_meta = read_onnx_metadata(path), read_onnx_metadata(fp32_onnx)
+    assert meta["precision"] == "int8"
+    assert {k: v for k, v in meta.items() if k != "precision"} == \
+        {k: v for k, v in fp32_meta.items() if k != "precision"}
+    props = {p.key: p.value for p in proto.metadata_props}
+    info = json.loads(props["quantization"])
+    assert info["images"] == 8 and info["calibration"] == "blocks 0..7" and info["fp32_layers"] == ["logits"]
+
+
+def test_logits_conv_stays_fp32(int8_file):
+    proto = onnx.load(int8_file[0])
+    logits = [n for n in proto.graph.node if n.op_type == "Conv" and "/logits/" in n.name]
+    assert len(logits) == 1
+    weight = {t.name: t for t in proto.graph.initializer}[logits[0].input[1]]
+    assert weight.data_type == onnx.TensorProto.FLOAT
+    assert fp32_nodes(proto.graph, ()) == []
+
+
+def test_int8_agrees_with_fp32_and_runs_through_the_segmenter(fp32_onnx, int8_file, tmp_path):
+    fp32_path = str(tmp_path / "m.onnx")
+    open(fp32_path, "wb").write(fp32_onnx)
+    int8 = Segmenter(int8_file[0], device="cpu", warmup=0)  # precision fp32 (the default) runs it as int8
+    fp32 = Segmenter(fp32_path, device="cpu", warmup=0)
+    assert int8.backend_name == "onnxruntime" and int8.precision == "int8" and "int8" in int8.describe()
+    agreement = np.mean([(int8.segment(scene(s)).labels == fp32.segment(scene(s)).labels).mean()
+                         for s in range(100, 104)])
+    assert agreement > 0.95
+
+
+def test_int8_is_refused_where_it_cannot_run(fp32_onnx, int8_file, tmp_path):
+    with pytest.raises(ValueError, match="not offered by the torch backend"):
+        run_precision("torch", "checkpoint", "int8")
+    with pytest.raises(ValueError, match="not offered by the tensorrt backend"):
+        run_precision("tensorrt", "onnx", "fp32", "int8")
+    with pytest.raises(ValueError, match="needs an int8 ONNX file.*swiftnet-ros quantize"):
+        run_precision("onnxruntime", "checkpoint", "int8")
+    with pytest.raises(ValueError, match="needs an int8 ONNX file, not an fp32 onnx"):
+        run_precision("onnxruntime", "onnx", "int8", "fp32")
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        Segmenter(int8_file[0], device="cpu", precision="fp16")
+    assert run_precision("onnxruntime", "onnx", "fp32", "int8") == "int8"
+
+
+def test_bad_inputs_write_nothing(fp32_onnx, int8_file, tmp_path):
+    out = tmp_path / "out.onnx"
+    with pytest.raises(ValueError, match="no calibration images"):
+        quantize_onnx(fp32_onnx, iter(()), path=str(out))
+    with pytest.raises(ValueError, match="not a readable ONNX model"):
+        quantize_onnx(b"not an onnx file", [scene(0)], path=str(out))
+    with pytest.raises(ValueError, match="is int8: int8 quantization starts from an fp32 export"):
+        quantize_onnx(int8_file[0], [scene(0)], path=str(out))
+    with pytest.raises(ValueError, match="keep_fp32 head"):
+        quantize_onnx(fp32_onnx, [scene(0)], keep_fp32=("head",), path=str(out))
+    assert list(tmp_path.iterdir()) == []

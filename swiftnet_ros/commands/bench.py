@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="torch,onnxruntime",
                         help="comma-separated backends, e.g. torch,torch+jit,onnxruntime,tensorrt")
     parser.add_argument("--precision", default="fp32",
-                        help="comma-separated precisions: fp32,fp16 (fp16: CUDA)")
+                        help="comma-separated precisions: fp32,fp16,int8 (fp16: CUDA; int8: onnxruntime, "
+                        "quantized on the fly)")
+    parser.add_argument("--calibration-num", type=int, default=16,
+                        help="int8: synthetic calibration scenes (default 16)")
     parser.add_argument("--size", default="1024x512", help="input size WIDTHxHEIGHT (default 1024x512)")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per configuration (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs per configuration (default 3)")
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
             check_output_file(path, flag)  # before minutes of timing, not after
     # bad flags: ValueError / FileNotFoundError -> exit 2; a failed run: RuntimeError -> 1 (commands.main)
     report = run_benchmark(resolve_weights(args.model), args.backend, args.precision, args.size, args.runs,
-                           args.warmup, args.device, args.threads, args.engine_cache_dir)
+                           args.warmup, args.device, args.threads, args.engine_cache_dir,
+                           args.calibration_num)
     print(format_table(report))
     if args.json:
         from swiftnet_ros.files import write_json_atomic

@@ -17,11 +17,15 @@ from swiftnet_ros.commands.main import UsageError
 from swiftnet_ros.commands.segment import IMAGE_SUFFIXES
 
 SYNTHETIC = "synthetic"
-CALIBRATION_SEED = 2000000  # training uses 0.., validation 1000000.., the evaluation 424242..424291
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from swiftnet_ros.infer.quantize import CALIBRATION_METHODS, DEFAULT_KEEP_FP32, KEEP_FP32
+    from swiftnet_ros.infer.quantize import (
+        CALIBRATION_METHODS,
+        CALIBRATION_SEED,
+        DEFAULT_KEEP_FP32,
+        KEEP_FP32,
+    )
     from swiftnet_ros.tools.bags import IMAGE_TOPIC
 
     parser.add_argument("--weights", required=True,

@@ -18,11 +18,13 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from swiftnet_ros.infer.options import INT8
 from swiftnet_ros.infer.registry import parse_backend_token, thread_options
 from swiftnet_ros.stats import percentile
 
@@ -122,11 +124,34 @@ class _Config:
         self.forward_mb: Optional[float] = None
 
 
+def int8_model(model: Any, meta: Dict[str, Any], size: Tuple[int, int], num: int,
+               folder: str) -> Tuple[str, str]:
+    """(path, description) of ``model`` exported at ``size`` and quantized to int8 in ``folder``,
+    calibrated on ``num`` synthetic scenes from CALIBRATION_SEED (never the benchmark's scene 0)."""
+    from tqdm import tqdm
+
+    from swiftnet_ros.data.synthetic import make_scene
+    from swiftnet_ros.infer.export import export_onnx
+    from swiftnet_ros.infer.quantize import CALIBRATION_SEED, quantize_onnx
+
+    description = "synthetic scenes {}..{}".format(CALIBRATION_SEED, CALIBRATION_SEED + num - 1)
+    fp32 = export_onnx(model, size, meta["class_names"], meta["palette"], model_name=meta["model_name"])
+    images = (make_scene(CALIBRATION_SEED + i, size)[0] for i in range(num))
+    path = os.path.join(folder, "int8.onnx")
+    quantize_onnx(fp32, tqdm(images, total=num, desc="int8 calibration", unit="image", leave=False),
+                  path=path, calibration=description)
+    return path, description
+
+
 # ---------------------------------------------------------------------------- benchmark
 def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", precisions: str = "fp32",
                   size_text: str = "1024x512", runs: int = 20, warmup: int = 3, device_text: str = "auto",
-                  threads: Optional[int] = None, engine_cache_dir: Optional[str] = None) -> Dict[str, Any]:
+                  threads: Optional[int] = None, engine_cache_dir: Optional[str] = None,
+                  calibration_num: int = 16) -> Dict[str, Any]:
     """Time the baseline and every configuration; return the report (what ``--json`` writes).
+
+    Precision int8 of a checkpoint or preset: it is exported and quantized first (``int8_model``),
+    calibrated on ``calibration_num`` synthetic scenes that are not the benchmark's scene.
 
     ``weights`` is a preset (random weights) or a checkpoint; ``backends`` (backend tokens) and
     ``precisions`` are comma-separated lists and ``size_text`` is WIDTHxHEIGHT, as on the command line. Raises
@@ -145,6 +170,8 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     if runs < 1 or warmup < 0:
         raise ValueError("--runs must be >= 1 and --warmup >= 0, got {} and {}"
                          .format(runs, warmup))
+    if calibration_num < 1:
+        raise ValueError("--calibration-num must be >= 1, got {}".format(calibration_num))
     size = parse_size(size_text)
     device = resolve_device(device_text)
     threads = threads or os.cpu_count() or 1
@@ -176,10 +203,18 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     sync()
     entries = [_Config("baseline (eager fp32 NCHW)", "eager", "fp32", {}, baseline, "model(x).argmax(1)")]
     skipped = []
+    int8_folder = tempfile.TemporaryDirectory(prefix="swiftnet_bench_int8_")
+    int8_path: Optional[str] = None
+    calibration = None
     for label, backend, options, precision in configs:
         options = dict(options, **thread_options(backend, threads))  # the same CPU threads as torch
         try:
-            segmenter = Segmenter(weights, backend=backend, precision=precision, device=str(device),
+            source = weights
+            if precision == INT8 and backend == "onnxruntime":  # quantized here, once
+                if int8_path is None:
+                    int8_path, calibration = int8_model(model, meta, size, calibration_num, int8_folder.name)
+                source = int8_path
+            segmenter = Segmenter(source, backend=backend, precision=precision, device=str(device),
                                   input_size=size, warmup=0, engine_cache_dir=engine_cache_dir,
                                   backend_options=options)
         except (ValueError, RuntimeError, ImportError) as error:
@@ -246,6 +281,9 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
               "runs": runs, "warmup": warmup, "input": "make_scene(0) synthetic road scene",
               "latency": "forward + argmax on a device-resident 1x3xHxW batch, synchronised",
               "machine": machine, "results": results, "skipped": skipped}
+    if calibration is not None:
+        report["int8_calibration"] = calibration
+    int8_folder.cleanup()
     return report
 
 

@@ -98,3 +98,19 @@ def test_int8_is_refused_by_backends_that_cannot(checkpoint, tmp_path, capsys):
     assert main(["segment", "--weights", checkpoint, "--device", "cpu", "--precision", "int8", image,
                  "-o", str(tmp_path / "seg")]) == 2
     assert "precision 'int8' is not offered by the torch backend" in capsys.readouterr().err
+
+
+def test_bench_quantizes_on_the_fly_and_reports_an_int8_row(checkpoint, tmp_path):
+    import json
+
+    out = str(tmp_path / "bench.json")
+    assert main(["bench", "--model", checkpoint, "--backend", "torch,onnxruntime", "--precision", "fp32,int8",
+                 "--size", "{}x{}".format(W, H), "--runs", "1", "--warmup", "0", "--device", "cpu",
+                 "--threads", "1", "--calibration-num", "2", "--json", out]) == 0
+    report = json.load(open(out))
+    rows = {(r["backend"], r["precision"]): r for r in report["results"]}
+    int8 = rows[("onnxruntime", "int8")]
+    assert int8["speedup_vs_baseline"] > 0 and 0.5 < int8["label_agreement"] <= 1
+    assert "int8" in int8["describe"]
+    assert report["int8_calibration"] == "synthetic scenes 2000000..2000001"
+    assert [(s["config"], s["precision"]) for s in report["skipped"]] == [("torch", "int8")]

@@ -2,7 +2,8 @@
 
 One node (random-weight MobileNet V2, torch on CPU, model input 256x128, reliable input QoS with a deep
 queue so that no message is lost on the way) takes >= 1000 malformed Image messages interleaved with
-valid ones, then camera size changes; it must answer every valid frame and count every bad one.
+valid ones, then camera size changes; it must answer every valid frame and count every bad one. Every
+optional output is on and subscribed (confidence, PNG labels, camera_info with a calibration sent).
 """
 
 import signal
@@ -24,6 +25,7 @@ from node_helpers import (
     stamp,
     unique_namespace,
 )
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
@@ -43,8 +45,20 @@ def ros_context():
 def client(ros_context):
     namespace = unique_namespace("attack")
     params = dict(FAST_MODEL, input_size="256x128", input_qos="reliable", qos_depth=DEPTH,
-                  error_log_period=1.0)
+                  error_log_period=1.0, publish_confidence=True, publish_compressed_labels=True)
     with running_node(namespace, params, reliable_input=True, depth=DEPTH) as ros:
+        for kind, topic, msg_type in (("confidence", "segmentation/confidence", Image),
+                                      ("compressed", "segmentation/labels/compressed", CompressedImage),
+                                      ("camera_info", "segmentation/camera_info", CameraInfo)):
+            ros.received[kind] = {}
+            ros.node.create_subscription(msg_type, topic, ros._collector(kind), DEPTH)
+        calibration = ros.node.create_publisher(CameraInfo, "camera_info", 1)
+        assert ros.spin_until(lambda: calibration.get_subscription_count() > 0, 30)
+        calibration.publish(CameraInfo(width=128, height=64, k=[100.0, 0, 64, 0, 100.0, 32, 0, 0, 1]))
+        # one answer on every output first: Fast DDS starts some threads at a writer's first sample,
+        # which the flood's thread count must not mistake for a leak
+        warm_up = ros.image_msg(rgb_to_image_fields(sample_image(0, 64, 128)), 99999)
+        ros.send_and_wait(warm_up, 99999, kinds=("labels", "info", "confidence", "compressed", "camera_info"))
         yield ros
 
 
@@ -87,6 +101,9 @@ def test_malformed_flood_interleaved_with_valid_frames(client, figures):
         answered = client.spin_until(lambda index=valid_index: client.answered(index), 60)
         assert answered, "valid frame {} was not answered".format(valid_index)
         assert image_array(client.received["labels"][stamp(valid_index)]).shape == (64, 128)
+        assert client.spin_until(lambda index=valid_index: client.answered(
+            index, ("confidence", "compressed", "camera_info")), 10), "optional outputs of frame {}".format(
+            valid_index)
         valid_index += 1
     sent = ROUNDS * MALFORMED_PER_ROUND
     expected = int(start_diag["frames_malformed"]) + sent

@@ -98,6 +98,11 @@ class TorchOptions:
         """The names of the switches that are on, in declaration order."""
         return [name for name in option_names(TorchOptions) if getattr(self, name)]
 
+    def builds_per_shape(self) -> bool:
+        """Whether the first call at each input shape traces, compiles or captures a CUDA graph before it
+        runs (seconds; a minute or more for torch.compile on a GPU)."""
+        return self.jit or self.compile or self.compile_head or self.cuda_graphs
+
 
 @dataclass
 class ExportOptions:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from swiftnet_ros.infer.backend import Backend, check_precision, resolve_device
 from swiftnet_ros.infer.base import SegmentationResult, SegmenterBase, check_output_size
 from swiftnet_ros.infer.export import check_input_size
-from swiftnet_ros.infer.options import DEFAULT_OPSET
+from swiftnet_ros.infer.options import DEFAULT_OPSET, TorchOptions
 from swiftnet_ros.infer.registry import (
     BuildContext,
     backend_entry,
@@ -137,6 +137,7 @@ class Segmenter(SegmenterBase):
         self._model = None
         self._make_fixed: Optional[Callable[[Tuple[int, int]], Backend]] = None
         self.backend: Optional[Backend] = None
+        self._segmented = False  # an image went to the backend (needs_build)
         self._host_buffers: Dict[str, torch.Tensor] = {}
         if kind in ("preset", "checkpoint"):
             model, meta = load_torch_weights(weights)
@@ -201,6 +202,7 @@ class Segmenter(SegmenterBase):
                            argmax=argmax, model_name=self.model_name)
 
     def _backend_for(self, size: Tuple[int, int]) -> Backend:
+        self._segmented = True
         if self.backend is None:
             LOG.info("%s backend: building for the first image's size %dx%d (HxW)", self.backend_name, *size)
             self.input_size = (int(size[0]), int(size[1]))
@@ -252,8 +254,12 @@ class Segmenter(SegmenterBase):
 
     def needs_build(self) -> bool:
         """True until the fixed-size backend (onnxruntime / tensorrt from a checkpoint, no input_size) is
-        built for the first image's size."""
-        return self.backend is None
+        built for the first image's size, and before the first image of a torch backend that traces,
+        compiles or captures a CUDA graph per input shape (without a warm-up at construction)."""
+        if self.backend is None:
+            return True
+        options = getattr(self.backend, "options", None)
+        return not self._segmented and isinstance(options, TorchOptions) and options.builds_per_shape()
 
     def describe(self) -> str:
         backend = self.backend.describe() if self.backend is not None else self.backend_name

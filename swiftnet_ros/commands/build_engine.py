@@ -6,9 +6,11 @@ palette, input size), which the Segmenter needs to run a bare engine file.
 
 import argparse
 import os
-import sys
 
+from swiftnet_ros.commands.checks import check_output_file
+from swiftnet_ros.commands.main import UsageError
 from swiftnet_ros.infer.backend_tensorrt import DEFAULT_WORKSPACE_MB
+from swiftnet_ros.infer.weights import ENGINE_SUFFIXES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,14 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _build(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print("swiftnet-ros build-engine: error: {}".format(error), file=sys.stderr)
-        return 1
-
-
-def _build(args: argparse.Namespace) -> int:
+    """Every flag and file is checked before TensorRT loads (an engine build takes minutes)."""
     import torch
 
     from swiftnet_ros.files import write_bytes_atomic, write_json_atomic
@@ -40,11 +35,19 @@ def _build(args: argparse.Namespace) -> int:
     from swiftnet_ros.infer.metadata import encode_metadata, engine_metadata_path, read_onnx_metadata
 
     meta = read_onnx_metadata(args.onnx)  # FileNotFoundError / ValueError for a missing or foreign file
-    trt = import_tensorrt()
+    output = args.output or os.path.splitext(args.onnx)[0] + ".engine"
+    if not output.lower().endswith(ENGINE_SUFFIXES):
+        raise UsageError("-o {!r}: expected a file name ending in {} (the suffix says what a weights file is)"
+                         .format(output, " or ".join(ENGINE_SUFFIXES)))
+    check_output_file(output, "-o")
+    if args.timing_cache:
+        check_output_file(args.timing_cache, "--timing-cache")
+    if args.workspace_mb < 1:
+        raise UsageError("--workspace-mb {}: expected at least 1 (MiB)".format(args.workspace_mb))
+    trt = import_tensorrt()  # RuntimeError (exit 1) where TensorRT is missing
     device = resolve_device(args.device)
     if device.type != "cuda":
-        raise ValueError("TensorRT engines are built on a CUDA device, got {!r}".format(args.device))
-    output = args.output or os.path.splitext(args.onnx)[0] + ".engine"
+        raise UsageError("TensorRT engines are built on a CUDA device, got --device {!r}".format(args.device))
     with open(args.onnx, "rb") as f:
         onnx_bytes = f.read()
     with torch.cuda.device(device):

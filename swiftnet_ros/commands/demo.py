@@ -1,9 +1,9 @@
 """``swiftnet-ros demo`` (what ``make demo`` runs): the node on the bundled checkpoint, a synthetic bag."""
 
 import argparse
-import sys
 from typing import Any, Dict, Optional
 
+from swiftnet_ros.commands.main import RunError, UsageError
 from swiftnet_ros.tools.demo import (
     DEFAULT_NAMESPACE,
     DEFAULT_OUT,
@@ -62,10 +62,6 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_demo(settings)
         print_summary(outcome.summary, args.out)
         check_run(outcome)
-    except DemoError as err:
-        print("demo: error: {}".format(err), file=sys.stderr)
-        return err.code
-    except KeyboardInterrupt:
-        print("demo: interrupted", file=sys.stderr)
-        return 130
+    except DemoError as err:  # one line and its exit code through commands.main, as for every command
+        raise (UsageError if err.code == 2 else RunError)(str(err)) from None
     return 0

@@ -3,6 +3,7 @@
 import argparse
 import json
 
+from swiftnet_ros.commands.checks import resolve_weights
 from swiftnet_ros.model.config import BLENDS, PRESETS, UPSAMPLE_MODES
 from swiftnet_ros.model.profile import profile_model, resolve_model
 from swiftnet_ros.sizes import parse_size
@@ -10,7 +11,8 @@ from swiftnet_ros.sizes import parse_size
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="rn18",
-                        help="preset ({}), config/models/*.yaml or a checkpoint".format(", ".join(PRESETS)))
+                        help="preset ({}), config/models/*.yaml, a checkpoint or 'demo'"
+                        .format(", ".join(PRESETS)))
     parser.add_argument("--size", default="2048x1024", help="input WIDTHxHEIGHT (default 2048x1024)")
     parser.add_argument("--blend", choices=BLENDS, help="override the upsampling modules' blend conv")
     parser.add_argument("--upsample", choices=UPSAMPLE_MODES, help="override the resize mode")
@@ -18,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pyramid-levels", type=int, help="override: 0 = single scale, 2..4 = pyramid")
     parser.add_argument("--logits-kernel", type=int, choices=(1, 3),
                         help="override: 1 (reference code) or 3 (first release, the paper's counts)")
-    parser.add_argument("--device", default="meta", help="where the counting forward runs (default meta)")
+    parser.add_argument("--device", default="meta",
+                        help="where the counting forward runs: meta (no memory, default), cpu or cuda")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -28,7 +31,11 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     height, width = parse_size(args.size)
-    model = resolve_model(args.model, **overrides)
+    if args.device != "meta":  # a real forward pass: the device must exist here
+        from swiftnet_ros.infer.backend import resolve_device
+
+        resolve_device(args.device)
+    model = resolve_model(resolve_weights(args.model), **overrides)
     result = profile_model(model, width, height, args.device)
     if args.json:
         print(json.dumps(result))

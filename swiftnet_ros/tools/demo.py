@@ -13,6 +13,7 @@ images between processes (see the README).
 
 import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -521,23 +522,33 @@ def run_demo(settings: DemoSettings) -> DemoOutcome:
 
     try:
         weights = resolve_weights(settings.weights)
-        size = bags.parse_size(settings.size)
     except (ConfigError, ValueError) as err:
         hint = " (it comes with the repository; or pass --weights)" if settings.weights == "demo" else ""
         raise DemoError("{}{}".format(err, hint), 2) from None
     try:
+        size = bags.parse_size(settings.size)
         env = use_ros_env(settings.domain_id)
     except ValueError as err:
         raise DemoError(str(err), 2) from None
-    if settings.frames < 1 or not settings.fps > 0:
+    if settings.frames < 1 or not (math.isfinite(settings.fps) and settings.fps > 0):
         raise DemoError("--frames {} / --fps {}: expected at least 1 frame and a positive rate".format(
             settings.frames, settings.fps), 2)
-    if settings.bag and not os.path.isdir(settings.bag):
-        raise DemoError("--bag {}: no rosbag2 directory there".format(settings.bag), 2)
-    os.makedirs(settings.out, exist_ok=True)
+    if not (math.isfinite(settings.startup_timeout) and settings.startup_timeout > 0):
+        raise DemoError("--startup-timeout {}: expected a positive number of seconds".format(
+            settings.startup_timeout), 2)
+    if os.path.exists(settings.out) and not os.path.isdir(settings.out):
+        raise DemoError("--out {!r} is a file: expected a folder (created if missing)".format(
+            settings.out), 2)
+    plan = None
     if settings.bag:
-        plan = BagPlan(settings.bag, reused=True)
-    else:
+        if not os.path.isdir(settings.bag):
+            raise DemoError("--bag {}: no rosbag2 directory there".format(settings.bag), 2)
+        try:
+            plan = BagPlan(settings.bag, reused=True)
+        except (ValueError, OSError, KeyError) as err:  # not a bag, or one without the camera topic
+            raise DemoError("--bag {}: {}".format(settings.bag, err), 2) from None
+    os.makedirs(settings.out, exist_ok=True)
+    if plan is None:
         plan = BagPlan(*ensure_bag(settings.out, settings.frames, size, settings.seed))
     print("demo: bag {} ({} frames, {})".format(
         plan.path, len(plan.stamps), "cached" if plan.reused else "new"))

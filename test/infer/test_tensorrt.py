@@ -190,7 +190,7 @@ def test_missing_tensorrt_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_build_engine_cli_checks_its_onnx_first(tmp_path, capsys):
-    assert main(["build-engine", "--onnx", str(tmp_path / "missing.onnx")]) == 1
+    assert main(["build-engine", "--onnx", str(tmp_path / "missing.onnx")]) == 2
     err = capsys.readouterr().err
     assert "ONNX file" in err and "missing.onnx" in err and "not found" in err
 

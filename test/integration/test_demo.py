@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from swiftnet_ros.commands import demo as demo_command
+from swiftnet_ros.commands.main import report_error
 from swiftnet_ros.ros import params
 from swiftnet_ros.tools import demo
 from swiftnet_ros.tools.processes import free_domain_id
@@ -75,13 +76,21 @@ def _args(**overrides):
     return args
 
 
+def _run(args):
+    """``demo``'s run as ``swiftnet-ros demo`` runs it: an error becomes one line and an exit code."""
+    try:
+        return demo_command.run(args)
+    except Exception as exc:
+        return report_error("demo", exc)
+
+
 def test_missing_demo_checkpoint_is_a_clear_error(tmp_path, monkeypatch, capsys):
     absent = str(tmp_path / "demo" / "swiftnet_demo.pt")
     monkeypatch.setattr(params, "demo_checkpoint_candidates", lambda: [absent])
-    assert demo_command.run(_args(out=str(tmp_path / "out"))) == 2
+    assert _run(_args(out=str(tmp_path / "out"))) == 2
     err = capsys.readouterr().err
-    assert "demo: error: weights 'demo': the bundled checkpoint swiftnet_demo.pt was not found at {}".format(
-        absent) in err
+    assert err.startswith("swiftnet-ros demo: error: weights 'demo': the bundled checkpoint swiftnet_demo.pt "
+                          "was not found at {}".format(absent))
     assert not os.path.exists(str(tmp_path / "out"))  # nothing pretended
 
 
@@ -92,10 +101,16 @@ def test_missing_demo_checkpoint_is_a_clear_error(tmp_path, monkeypatch, capsys)
     ({"size": "huge"}, "bad size 'huge'"),
     ({"bag": "/nonexistent/bag"}, "--bag /nonexistent/bag: no rosbag2 directory there"),
     ({"domain_id": 500}, "bad ROS domain id 500: expected 0 to 101"),
+    ({"startup_timeout": 0.0}, "--startup-timeout 0.0"),
+    ({"out": "{tmp}/a_file"}, "--out '{tmp}/a_file' is a file"),
+    ({"bag": "{tmp}"}, "--bag {tmp}: no rosbag2 bag at"),
 ])
 def test_bad_demo_arguments(tmp_path, capsys, overrides, message):
+    (tmp_path / "a_file").write_text("not a folder")
     args = _args(out=str(tmp_path / "out"), weights="mnv2")
     for key, value in overrides.items():
-        setattr(args, key, value)
-    assert demo_command.run(args) == 2
-    assert message in capsys.readouterr().err
+        setattr(args, key, value.format(tmp=tmp_path) if isinstance(value, str) else value)
+    assert _run(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("swiftnet-ros demo: error: ") and err.count("\n") == 1
+    assert message.format(tmp=tmp_path) in err

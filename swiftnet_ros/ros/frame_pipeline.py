@@ -137,14 +137,8 @@ class FramePipeline:
 
     def compressed_labels(self, frame: FrameResult) -> bytes:
         """The labels as a lossless mono8 PNG (``LABELS_PNG_FORMAT``; kept in ``frame.compressed_labels``)."""
-        import cv2
-
         start = time.perf_counter()
-        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(frame.labels),
-                                   [cv2.IMWRITE_PNG_COMPRESSION, LABELS_PNG_LEVEL])
-        if not ok:
-            raise RuntimeError("OpenCV could not PNG-encode labels of shape {}".format(frame.labels.shape))
-        frame.compressed_labels = encoded.tobytes()
+        frame.compressed_labels = encode_labels_png(frame.labels)
         _add_ms(frame.timings, "compress", start)
         return frame.compressed_labels
 
@@ -176,6 +170,17 @@ class FramePipeline:
         if outputs.overlay:
             self.overlay(frame, outputs.overlay_alpha)
         return frame
+
+
+def encode_labels_png(labels: np.ndarray) -> bytes:
+    """(H, W) uint8 labels as a lossless grayscale PNG."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(labels),
+                               [cv2.IMWRITE_PNG_COMPRESSION, LABELS_PNG_LEVEL])
+    if not ok:
+        raise RuntimeError("OpenCV could not PNG-encode labels of shape {}".format(labels.shape))
+    return encoded.tobytes()
 
 
 def _add_ms(timings: Dict[str, float], stage: str, start: float) -> None:

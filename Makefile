@@ -83,8 +83,15 @@ test: setup lint
 	@if [ -x $(PYTHON36) ]; then $(MAKE) --no-print-directory test-jetson-stack; \
 	else echo "test-jetson-stack skipped: no CPython 3.6 at $(PYTHON36) (pyenv install 3.6.15)"; fi
 
+# `ros2 launch swiftnet_ros ...` from the pip set-up: the package as a ROS 2 install tree (CMake install, ament
+# index entry) in $(INSTALL_TREE)/; prints the export lines that find it, also written to $(INSTALL_TREE)/setup.sh.
+INSTALL_TREE ?= install
+.PHONY: install-tree
+install-tree: setup
+	@$(PY) scripts/install_tree.py $(INSTALL_TREE)
+
 demo: setup
 	$(VENV)/bin/swiftnet-ros demo
 
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) demo_out $(INSTALL_TREE) build/swiftnet_ros

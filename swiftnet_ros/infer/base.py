@@ -68,7 +68,8 @@ class SegmenterBase:
         self.palette = check_palette(palette, self.num_classes)
 
     def colorize(self, labels: np.ndarray) -> np.ndarray:
-        """(H, W) uint8 labels -> (H, W, 3) uint8 RGB palette colours (void black)."""
+        """(H, W) uint8 labels -> (H, W, 3) uint8 RGB palette colours (void black, ids past the palette
+        magenta: ``visualize.UNKNOWN_COLOUR``)."""
         return visualize.colorize(labels, self.palette)
 
     def overlay(self, image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:

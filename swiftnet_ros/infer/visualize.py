@@ -1,13 +1,17 @@
 """Label images -> colour masks, overlays and per-class pixel fractions (pure numpy, no torch).
 
 Used by the node for every frame, so each function is one vectorised pass: the palette lookup
-is a 256-entry table indexed by the label image, with void (255) and any id outside the palette
-mapped to black.
+is a 256-entry table indexed by the label image. Void (255) is black; an id that is neither a
+class of the palette nor void (50 for a 19-class model: labels from another model, a bug) is
+``UNKNOWN_COLOUR``, magenta, so that it shows instead of passing for void.
 """
 
 import numpy as np
 
 from swiftnet_ros.data.labels import VOID
+
+UNKNOWN_COLOUR = (255, 0, 255)  # ids in num_classes..254: none of the palette's classes, not void
+VOID_COLOUR = (0, 0, 0)
 
 
 def _label_image(labels: np.ndarray) -> np.ndarray:
@@ -30,20 +34,25 @@ def _palette(palette: np.ndarray) -> np.ndarray:
 
 
 def lookup_table(palette: np.ndarray) -> np.ndarray:
-    """A (256, 3) uint8 table: palette colours for class ids, black for void and unknown ids."""
+    """A (256, 3) uint8 table: palette colours for class ids, ``UNKNOWN_COLOUR`` for ids past the
+    palette, ``VOID_COLOUR`` (black) for void."""
     palette = _palette(palette)
-    table = np.zeros((256, 3), np.uint8)
+    table = np.empty((256, 3), np.uint8)
+    table[:] = UNKNOWN_COLOUR
     table[:palette.shape[0]] = palette
+    table[VOID] = VOID_COLOUR
     return table
 
 
 def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 class ids -> (H, W, 3) uint8 RGB; void (255) is black."""
+    """(H, W) uint8 class ids -> (H, W, 3) uint8 RGB; void (255) is black, an id past the palette
+    magenta (``UNKNOWN_COLOUR``)."""
     return lookup_table(palette)[_label_image(labels)]
 
 
 def overlay(image: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend the colour mask over an (H, W, 3) uint8 image with weight ``alpha``; void keeps the image."""
+    """Blend the colour mask over an (H, W, 3) uint8 image with weight ``alpha``; void keeps the image
+    (an id past the palette is blended as magenta, as ``colorize`` paints it)."""
     labels = _label_image(labels)
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.shape != labels.shape + (3,):

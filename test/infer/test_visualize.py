@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from swiftnet_ros.infer.visualize import class_fractions, colorize, overlay
+from swiftnet_ros.infer.visualize import UNKNOWN_COLOUR, VOID_COLOUR, class_fractions, colorize, overlay
 
 PALETTE = np.array([[128, 64, 128], [244, 35, 232], [70, 70, 70]], np.uint8)
 LABELS = np.array([[0, 1, 2, 255],
@@ -18,9 +18,17 @@ def test_colorize_looks_up_the_palette_and_paints_void_black():
     np.testing.assert_array_equal(out, expected)
 
 
-def test_colorize_paints_ids_outside_the_palette_black_and_accepts_list_palettes():
-    out = colorize(np.array([[3, 200]], np.uint8), PALETTE.tolist())
-    np.testing.assert_array_equal(out, np.zeros((1, 2, 3), np.uint8))
+def test_colorize_paints_ids_outside_the_palette_magenta_not_black_like_void():
+    out = colorize(np.array([[3, 50, 254, 255]], np.uint8), PALETTE.tolist())  # list palettes work too
+    np.testing.assert_array_equal(out[0, :3], [UNKNOWN_COLOUR] * 3)
+    np.testing.assert_array_equal(out[0, 3], VOID_COLOUR)
+    assert UNKNOWN_COLOUR != VOID_COLOUR
+
+
+def test_overlay_blends_unknown_ids_as_magenta():
+    image = np.zeros((1, 1, 3), np.uint8)
+    np.testing.assert_array_equal(overlay(image, np.array([[50]], np.uint8), PALETTE, alpha=1.0)[0, 0],
+                                  UNKNOWN_COLOUR)
 
 
 def test_colorize_large_random_image_matches_per_pixel_indexing():

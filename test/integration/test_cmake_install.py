@@ -40,8 +40,9 @@ def install(tmp_path_factory):
 def test_install_tree_has_everything_ros2_run_and_launch_need(install):
     site = install / "lib" / "python{}.{}".format(*sys.version_info[:2]) / "site-packages" / "swiftnet_ros"
     share = install / "share" / "swiftnet_ros"
-    assert (install / "lib" / "swiftnet_ros" / "segmentation_node").is_file()
-    assert os.access(str(install / "lib" / "swiftnet_ros" / "segmentation_node"), os.X_OK)
+    for executable in ("segmentation_node", "segmentation_lifecycle_node"):
+        assert (install / "lib" / "swiftnet_ros" / executable).is_file(), executable
+        assert os.access(str(install / "lib" / "swiftnet_ros" / executable), os.X_OK), executable
     for path in (share / "launch" / "segment.launch.py", share / "config" / "segment.yaml",
                  share / "config" / "models" / "rn18.yaml", share / "demo" / "swiftnet_demo.pt",
                  share / "package.xml", site / "ros" / "node.py", site / "msg" / "__init__.py",

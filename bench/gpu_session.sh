@@ -44,8 +44,9 @@ for name in sorted(os.listdir(sys.argv[1])):
         print(os.path.join(sys.argv[1], name))
 PY
 ) || return 1
-  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
-    --prefix "$ROS_ENV" $missing || return 1
+  # (a prefix of our own: the interpreter's environment is not changed, whatever marks it externally managed)
+  PIP_BREAK_SYSTEM_PACKAGES=1 "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --disable-pip-version-check --prefix "$ROS_ENV" $missing || return 1
   site=$(find "$ROS_ENV" -maxdepth 6 -type d -name rclpy -path '*-packages/rclpy' | head -n 1)
   lib=$(find "$ROS_ENV" -maxdepth 4 -name librcl.so | head -n 1)
   if [ -z "$site" ] || [ -z "$lib" ]; then echo "env: rclpy or librcl.so not found under $ROS_ENV"; return 1; fi
@@ -61,6 +62,8 @@ ros_check() {  # PYTHON: the imports the node and the player need, and one messa
   "$1" - <<'PY'
 import sys, time
 import numpy as np, rclpy, rosbags.rosbag2, tqdm, yaml
+from swiftnet_ros.tools import processes
+processes.isolate()  # a free DDS domain, discovery on this host only (no network there), LARGE_DATA
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from swiftnet_ros.msg import SegmentationInfo
@@ -104,6 +107,7 @@ else
   RUNS=runs/gpu
   TRAIN_S=${TRAIN_S:-60} NODE_S=${NODE_S:-230} BENCH_S=${BENCH_S:-170}  # 8 minutes in all, with the env stage
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv
+  echo "cores $(nproc); $(df -h /dev/shm | tail -n 1)"  # Fast DDS's shared-memory transport lives there
 fi
 export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 start=$(date +%s)

@@ -156,3 +156,14 @@ def test_bad_parameters_on_the_command_line_stop_the_managed_node_with_one_line(
         assert node.wait_exit(60) == 2
         log = node.output()
         assert "overlay_alpha = 3.0 is out of range" in log and "Traceback" not in log
+
+
+def test_an_rclpy_without_the_lifecycle_api_gets_one_line_and_exit_1():
+    """Foxy / Galactic's rclpy has no rclpy.lifecycle (as here once the module cannot be imported)."""
+    probe = ("import sys; sys.modules['rclpy.lifecycle'] = None; "
+             "from swiftnet_ros.commands.segmentation_lifecycle_node import main; main([])")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "this rclpy has no lifecycle API" in done.stdout and "run segmentation_node instead" in done.stdout
+    assert "Traceback" not in done.stdout

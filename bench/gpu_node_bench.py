@@ -138,6 +138,27 @@ class Collector:
             self.node.create_subscription(cls, join_topic(namespace, topic), self._callback(kind), qos,
                                           raw=True)
         self._info_cls = SegmentationInfo
+        self.diagnostics = []  # type: List[Dict[str, str]]  # the node's /diagnostics values, in order
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        for status in msg.status:
+            if status.name.startswith(self.namespace + "/"):
+                self.diagnostics.append({kv.key: kv.value for kv in status.values})
+
+    def fresh_diagnostics(self, timeout: float = 3.0) -> Dict[str, float]:
+        """The node's next /diagnostics (p50 / p95 per stage over its last 500 frames), as numbers."""
+        count = len(self.diagnostics)
+        deadline = time.monotonic() + timeout
+        while len(self.diagnostics) == count and time.monotonic() < deadline:
+            self.spin_for(0.05)
+        if len(self.diagnostics) == count:
+            return {}
+        values = self.diagnostics[-1]
+        return {k: float(v) for k, v in values.items() if k.endswith(("_p50", "_p95")) and
+                k.split("_ms_")[0] in ("conversion", "inference", "colorize", "publish", "overhead")}
 
     def _callback(self, kind: str) -> Any:
         def on_message(data: bytes) -> None:
@@ -252,6 +273,8 @@ def measured_run(collector: Collector, command: List[str], log_path: str, args: 
     result.update(summary(latency, "latency_ms"))
     for kind in ("color", "overlay"):
         result[kind + "_received"] = len(collector.arrivals[kind]) - first[kind]
+    # where the node's own time goes (ms): its /diagnostics, p50 / p95 over its last 500 frames
+    result["node_stages_ms"] = collector.fresh_diagnostics()
     return result
 
 
@@ -309,7 +332,7 @@ def bench_size(size_text: str, args: argparse.Namespace, report: Dict[str, Any],
     t0 = time.monotonic()
     namespace = unique_namespace("gpu")
     params = dict(weights=args.weights, device=args.device, precision=args.precision, input_size=size_text,
-                  warmup=2, cpu_threads=args.cpu_threads, diagnostics_period=1.0, **OUTPUT_MODES["off"])
+                  warmup=2, cpu_threads=args.cpu_threads, diagnostics_period=0.5, **OUTPUT_MODES["off"])
     node = NodeProcess(namespace, params, env=processes.ros_env())
     collector = None
     bag = os.path.join(work, "synthetic_{}".format(size_text))

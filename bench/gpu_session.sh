@@ -14,7 +14,8 @@
 #   node   bench/gpu_node_bench.py: segmentation_node (cuda, fp16, CUDA defaults) fed by play-bag over real
 #          DDS at 2048x1024 and 1024x512: gpu_node.json, gpu_node_logs.txt
 #   bench  bench/gpu_bench.py --profile: the model table: gpu_bench.json
-# Everything printed also goes to $OUT/gpu_session.log (with nvidia-smi's view of the card). Five files in
+# A stage's time limit ends its whole process group (the node and players too: coreutils timeout signals
+# the group), SIGKILL 10 s after SIGTERM. Everything printed also goes to $OUT/gpu_session.log (with nvidia-smi's view of the card). Five files in
 # all: the `run` tool brings back at most 8.
 set -u
 cd "$(dirname "$0")/.."
@@ -137,7 +138,7 @@ if has train; then
       --device cuda --amp"
   fi
   rm -rf "$RUNS/rn18"
-  timeout $TRAIN_S "$PY" -m swiftnet_ros.commands.main train --model rn18 --dataset synthetic $train_args \
+  timeout -k 10 $TRAIN_S "$PY" -m swiftnet_ros.commands.main train --model rn18 --dataset synthetic $train_args \
       --val-seed 1000000 --eval-every 1 --lr 1e-3 --encoder-lr 1e-3 --loss boundary --crop-size 0 \
       --scale-min 1 --scale-max 1 --no-save-fp16 --out-dir "$RUNS/rn18" --no-progress \
       > "$OUT/train_rn18.log" 2>&1
@@ -150,14 +151,14 @@ weights=$RUNS/rn18/best.pt
 
 if has node; then
   if [ $mode = smoke ]; then node_args="--smoke"; else node_args=""; fi
-  timeout $NODE_S "$PY" bench/gpu_node_bench.py --out "$OUT" --weights "$weights" \
+  timeout -k 10 $NODE_S "$PY" bench/gpu_node_bench.py --out "$OUT" --weights "$weights" \
       --budget-s $(( NODE_S - 25 )) $node_args
   stage_end node $?
 fi
 
 if has bench; then
   if [ $mode = smoke ]; then bench_args="--smoke --models rn18"; else bench_args="--profile"; fi
-  timeout $BENCH_S "$PY" bench/gpu_bench.py --out "$OUT" --weights-dir "$RUNS" \
+  timeout -k 10 $BENCH_S "$PY" bench/gpu_bench.py --out "$OUT" --weights-dir "$RUNS" \
       --budget-s $(( BENCH_S - 50 )) $bench_args "$@"
   stage_end bench $?
 fi

@@ -71,6 +71,7 @@ def test_session_smoke_node_stage_writes_node_results(tmp_path):
         assert row["kind"] == "node" and row["answered_fps"] > 0
         assert 0 < row["latency_ms_p50"] <= row["latency_ms_p95"]
         assert row["inference_ms_p50"] > 0
+        assert row["node_stages_ms"]["inference_ms_p50"] > 0 and "publish_ms_p95" in row["node_stages_ms"]
     assert runs[("paced", "labels+info")]["color_received"] == 0  # colour off: nothing published
     assert runs[("paced", "labels+info+color+overlay")]["overlay_received"] > 0
     camera = runs[("camera_2x", "labels+info")]

@@ -34,6 +34,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import (
     QoSDurabilityPolicy,
     QoSHistoryPolicy,
@@ -42,6 +43,7 @@ from rclpy.qos import (
     qos_profile_sensor_data,
     qos_profile_system_default,
 )
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from swiftnet_ros.infer.weights import ENGINE_SUFFIXES
@@ -254,9 +256,13 @@ class SegmentationCore:
         """Undo ``start``: stop the worker, remove the topics and timer (the managed node's deactivate).
         True if the worker finished at once (see ``stop``)."""
         finished = self.stop()
-        destroy = {"Publisher": self.destroy_publisher, "Subscription": self.destroy_subscription}
         for endpoint in reversed(self._endpoints):
-            destroy.get(type(endpoint).__name__, self.destroy_timer)(endpoint)
+            if isinstance(endpoint, Publisher):
+                self.destroy_publisher(endpoint)
+            elif isinstance(endpoint, Subscription):
+                self.destroy_subscription(endpoint)
+            else:
+                self.destroy_timer(endpoint)
         self._endpoints = []
         return finished
 

@@ -150,6 +150,16 @@ def test_ros2_lifecycle_set_drives_it_and_shutdown_works_from_active(ros):
         managed.close()
 
 
+def test_shutdown_from_unconfigured_ends_the_process(ros):
+    managed = Managed(dict(FAST_MODEL, cpu_threads=1))
+    try:
+        assert managed.transition(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
+        assert managed.process.wait_exit(20) == 0
+        assert "finalized (shutdown from unconfigured)" in managed.process.output()
+    finally:
+        managed.close()
+
+
 def test_bad_parameters_on_the_command_line_stop_the_managed_node_with_one_line(ros):
     with NodeProcess(unique_namespace("managed_bad"), dict(FAST_MODEL, overlay_alpha=3.0), cwd=REPO,
                      module=LIFECYCLE_NODE_MODULE) as node:

@@ -53,7 +53,7 @@ PY
   if [ -z "$site" ] || [ -z "$lib" ]; then echo "env: rclpy or librcl.so not found under $ROS_ENV"; return 1; fi
   site=${site%/rclpy} lib=${lib%/librcl.so}
   cp -r .whl/msgs312/lib/. "$lib/" && mkdir -p "$lib/../share" && cp -r .whl/msgs312/share/. "$lib/../share/"
-  export PYTHONPATH=$ROOT:$site:$ROOT/.whl/msgs312/msg-python
+  export PYTHONPATH=$ROOT:$site:$ROOT/.whl/msgs312/msg-python${PYTHONPATH:+:$PYTHONPATH}
   export LD_LIBRARY_PATH=$lib$(for d in "$site"/ros_*.libs; do [ -d "$d" ] && printf ':%s' "$d"; done)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export AMENT_PREFIX_PATH=$(cd "$lib/.." && pwd)
   ros_check "$py"

@@ -24,11 +24,11 @@ def install_tree():
 
 
 @pytest.fixture(scope="session")
-def ros2_tools(install_tree):
+def ros2_tools(request):
     """The install tree, where the ROS 2 tools (ros2 launch / topic / param) can run; else a skip."""
     from ros2_helpers import tools_missing
 
     reason = tools_missing()
     if reason:
         pytest.skip(reason)
-    return install_tree
+    return request.getfixturevalue("install_tree")

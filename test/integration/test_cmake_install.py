@@ -1,40 +1,24 @@
 """The package as a ROS 2 install builds it: CMake installs sources + messages, launch, config, node.
 
-Built here against the PyPI ROS 2 wheels in the venv, from a copy of the package outside the
-repository (the venv's NumPy headers may not sit inside CMake's source tree).
+Built once per test run (the session fixture ``install_tree``: scripts/install_tree.py, as
+``make install-tree``) against the PyPI ROS 2 wheels in the venv, from a copy of the package (the
+venv's NumPy headers may not sit inside CMake's source tree).
 """
 
 import os
-import shutil
+import pathlib
 import subprocess
 import sys
 
 import pytest
+from ros2_helpers import parse_exports
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV = os.path.dirname(os.path.dirname(sys.executable))
 
 
 @pytest.fixture(scope="module")
-def install(tmp_path_factory):
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake is not installed")
-    base = tmp_path_factory.mktemp("cmake")
-    src, build, prefix = base / "src", base / "build", base / "install"
-    src.mkdir()
-    package = ("CMakeLists.txt", "package.xml", "msg", "swiftnet_ros", "launch", "config", "demo", "scripts")
-    for name in package:
-        path = os.path.join(ROOT, name)
-        copy = shutil.copytree if os.path.isdir(path) else shutil.copy
-        copy(path, str(src / name))
-    env = dict(os.environ, AMENT_PREFIX_PATH=VENV,
-               PATH=os.path.join(VENV, "bin") + os.pathsep + os.environ["PATH"])
-    for command in (["cmake", "-S", str(src), "-B", str(build), "-Wno-dev", "-DBUILD_TESTING=OFF",
-                     "-DCMAKE_INSTALL_PREFIX=" + str(prefix), "-DPython3_EXECUTABLE=" + sys.executable],
-                    ["cmake", "--build", str(build), "-j", "2"], ["cmake", "--install", str(build)]):
-        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert done.returncode == 0, done.stdout[-3000:]
-    return prefix
+def install(install_tree):
+    return pathlib.Path(install_tree.prefix)
 
 
 def test_install_tree_has_everything_ros2_run_and_launch_need(install):
@@ -50,12 +34,22 @@ def test_install_tree_has_everything_ros2_run_and_launch_need(install):
         assert path.exists(), path
 
 
-def test_installed_package_imports_and_the_node_starts(install):
+def test_printed_exports_find_the_tree_first_and_are_its_setup_file(install_tree):
+    exports = install_tree.exports
+    prefix = install_tree.prefix
+    site = os.path.join(prefix, "lib", "python{}.{}".format(*sys.version_info[:2]), "site-packages")
+    assert exports["AMENT_PREFIX_PATH"].split(os.pathsep)[:2] == [prefix, VENV]
+    assert exports["PYTHONPATH"].split(os.pathsep)[0] == site
+    assert exports["LD_LIBRARY_PATH"].split(os.pathsep)[0] == os.path.join(prefix, "lib")
+    assert exports["PATH"].split(os.pathsep)[0] == os.path.join(VENV, "bin")
+    with open(os.path.join(prefix, "setup.sh")) as f:
+        assert parse_exports(f.read()) == exports
+
+
+def test_installed_package_imports_and_the_node_starts(install_tree):
+    install = pathlib.Path(install_tree.prefix)
     site = install / "lib" / "python{}.{}".format(*sys.version_info[:2]) / "site-packages"
-    # as after sourcing the install's setup file: its lib/ and prefix come first
-    libs = [str(install / "lib")] + [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
-    env = dict(os.environ, PYTHONPATH=str(site), LD_LIBRARY_PATH=os.pathsep.join(libs),
-               AMENT_PREFIX_PATH=str(install) + os.pathsep + VENV)
+    env = install_tree.env()  # as after `source install/setup.sh`
     probe = ("import swiftnet_ros, sys; from swiftnet_ros.msg import SegmentationInfo; "
              "from swiftnet_ros.infer import Segmenter; print(swiftnet_ros.__file__)")
     done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=str(install), stdout=subprocess.PIPE,
@@ -68,3 +62,13 @@ def test_installed_package_imports_and_the_node_starts(install):
     assert node.returncode != 0
     assert "weights file '/no/such/weights.pt' does not exist" in node.stdout
     assert "Traceback" not in node.stdout
+
+
+def test_install_tree_script_refuses_a_prefix_over_the_sources():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, os.path.join(root, "scripts", "install_tree.py"), root],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    expected = "install_tree: prefix {} would replace the sources: expected a new folder such as install"
+    assert done.stderr.strip().splitlines() == [expected.format(root)]

@@ -19,6 +19,7 @@ import yaml
 from swiftnet_ros.tools import bags
 
 QOS_CHOICES = ("reliable", "best_effort")
+UNKNOWN_NODE_NAME = "_NODE_NAME_UNKNOWN_"  # rmw's name for an endpoint whose node is not discovered yet
 _NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -106,8 +107,18 @@ class AnswerGate:
                 raise TimeoutError("no publisher of answer topic {} matched within {:g} s".format(
                     self.topic, wait_timeout))
             time.sleep(0.05)
-        for info in self.node.get_publishers_info_by_topic(self.topic):
+        for info in self._answering_publishers(deadline):
             self._await_match_by(info.node_namespace, info.node_name, deadline)
+
+    def _answering_publishers(self, deadline: float) -> List[Any]:
+        """The answer topic's publishers once their nodes are known: the graph learns an endpoint's node
+        from its participant's discovery data a moment (~0.1 s) after the endpoint itself, and a query in
+        between names the node _NODE_NAME_UNKNOWN_ (whose parameter service never shows up)."""
+        while True:
+            infos = self.node.get_publishers_info_by_topic(self.topic)
+            if all(i.node_name != UNKNOWN_NODE_NAME for i in infos) or time.monotonic() > deadline:
+                return infos
+            time.sleep(0.02)
 
     def _await_match_by(self, namespace: str, name: str, deadline: float) -> None:
         """Wait until the answering node has matched our subscription too, not only we its publisher.

@@ -22,6 +22,7 @@ from swiftnet_ros.infer.options import DEFAULT_OPSET, TorchOptions
 from swiftnet_ros.infer.registry import (
     BuildContext,
     backend_entry,
+    auto_reason,
     build_backend,
     check_backend,
     check_options,
@@ -127,7 +128,8 @@ class Segmenter(SegmenterBase):
         self.output_size = check_output_size(output_size)
         self.input_size = check_input_size(input_size) if input_size is not None else None
         kind = weights_kind(weights)
-        self.backend_name = choose_backend(backend, kind)
+        self.backend_name = choose_backend(backend, kind, self.device.type)
+        self.backend_reason = auto_reason(backend, kind, self.device.type)
         self._options = check_options(self.backend_name, backend_options)
         entry = backend_entry(self.backend_name)
         if entry.check_available is not None:

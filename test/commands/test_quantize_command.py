@@ -95,9 +95,13 @@ def test_bad_input_is_one_line_and_writes_nothing(checkpoint, tmp_path, capsys):
 def test_int8_is_refused_by_backends_that_cannot(checkpoint, tmp_path, capsys):
     image = str(tmp_path / "scene.png")
     cv2.imwrite(image, np.zeros((H, W, 3), np.uint8))
+    assert main(["segment", "--weights", checkpoint, "--device", "cpu", "--backend", "torch", "--precision",
+                 "int8", image, "-o", str(tmp_path / "seg")]) == 2
+    assert "precision 'int8' is not offered by the torch backend" in capsys.readouterr().err
     assert main(["segment", "--weights", checkpoint, "--device", "cpu", "--precision", "int8", image,
                  "-o", str(tmp_path / "seg")]) == 2
-    assert "precision 'int8' is not offered by the torch backend" in capsys.readouterr().err
+    assert "needs an int8 ONNX file, not a checkpoint; make one with `swiftnet-ros quantize" \
+        in capsys.readouterr().err
 
 
 def test_bench_quantizes_on_the_fly_and_reports_an_int8_row(checkpoint, tmp_path):

@@ -90,7 +90,7 @@ def test_int8_is_refused_where_it_cannot_run(fp32_onnx, int8_file, tmp_path):
         run_precision("tensorrt", "onnx", "fp32", "int8")
     with pytest.raises(ValueError, match="needs an int8 ONNX file.*swiftnet-ros quantize"):
         run_precision("onnxruntime", "checkpoint", "int8")
-    with pytest.raises(ValueError, match="needs an int8 ONNX file, not an fp32 onnx"):
+    with pytest.raises(ValueError, match="needs an int8 ONNX file, not an fp32 ONNX file"):
         run_precision("onnxruntime", "onnx", "int8", "fp32")
     with pytest.raises(ValueError, match="precision 'fp16'"):
         Segmenter(int8_file[0], device="cpu", precision="fp16")

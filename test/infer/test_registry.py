@@ -100,15 +100,40 @@ def test_build_backend_exports_for_fixed_size_backends_and_refuses_export_option
         return export_onnx(model, size, ["c{}".format(i) for i in range(model.config.num_classes)],
                            [[0, 0, 0]] * model.config.num_classes, **options)
 
-    context = BuildContext("mnv2", "preset", CPU, "fp32", model=model, export=export)
+    cache = tmp_path / "cache"
+    context = BuildContext("mnv2", "preset", CPU, "fp32", model=model, export=export,
+                           engine_cache_dir=str(cache))
     torch_backend = build_backend("torch", context, {"winograd": False}, None)
     assert isinstance(torch_backend, TorchBackend) and not torch_backend.options.winograd
     ort = build_backend("onnxruntime", context, {"threads": 1, "opset": 13}, (32, 64))
     assert isinstance(ort, OnnxRuntimeBackend) and ort.fixed_size == (32, 64)
-    assert exports == [((32, 64), {"opset": 13})] and ort.options.threads == 1
+    assert exports == [((32, 64), {"opset": 13, "argmax": "host", "fp16": False})]
+    assert ort.options.threads == 1
+    # the export is made once and cached; a corrupt cache entry is ignored and remade
+    cached = list((cache / "onnx").iterdir())
+    assert len(cached) == 1 and "32x64_opset13_host_fp32" in cached[0].name
+    build_backend("onnxruntime", context, {"threads": 1}, (32, 64))
+    assert len(exports) == 1
+    cached[0].write_bytes(b"truncated")
+    assert build_backend("onnxruntime", context, {"threads": 1}, (32, 64)).fixed_size == (32, 64)
+    assert len(exports) == 2 and cached[0].read_bytes() != b"truncated"
+    build_backend("onnxruntime", context, {"threads": 1}, (64, 32))  # another size: another entry
+    assert len(exports) == 3 and len(list((cache / "onnx").iterdir())) == 2
     onnx_file = tmp_path / "m.onnx"
     onnx_file.write_bytes(export((32, 64)))
     from_file = BuildContext(str(onnx_file), "onnx", CPU, "fp32")
     assert build_backend("onnxruntime", from_file, {"threads": 1}, None).fixed_size == (32, 64)
     with pytest.raises(ValueError, match="opset / argmax are export options; .*m.onnx is already exported"):
         build_backend("onnxruntime", from_file, {"argmax": "in_graph"}, None)
+
+
+def test_auto_on_a_cpu_runs_checkpoints_on_onnxruntime_and_says_why():
+    from swiftnet_ros.infer.registry import auto_reason
+
+    assert choose_backend("auto", "checkpoint", "cpu") == "onnxruntime"
+    assert choose_backend("auto", "preset", "cpu") == "onnxruntime"
+    assert choose_backend("auto", "checkpoint", "cuda") == "torch"
+    assert choose_backend("auto", "checkpoint") == "torch"  # device not known yet
+    assert choose_backend("torch", "checkpoint", "cpu") == "torch"
+    assert "fastest measured" in auto_reason("auto", "checkpoint", "cpu")
+    assert auto_reason("torch", "checkpoint", "cpu") == "backend torch as asked"

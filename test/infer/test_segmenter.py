@@ -209,6 +209,8 @@ def test_bad_arguments_give_clear_errors(checkpoint, onnx_file, tmp_path, image)
         Segmenter(checkpoint, backend="torch", device="cpu", backend_options={"cuda_graphs": True})
     with pytest.raises(ValueError, match="fixed input size of 64x96"):
         Segmenter(onnx_file, device="cpu", input_size=(32, 32))
+        Segmenter(checkpoint, backend="torch", precision="int8", device="cpu")
+    with pytest.raises(ValueError, match="precision 'int8' needs an int8 ONNX file, not a checkpoint"):
     with pytest.raises(ValueError, match="backend 'torch' needs a checkpoint or a preset, not an ONNX file"):
         Segmenter(onnx_file, backend="torch", device="cpu")
     with pytest.raises(RuntimeError, match="TensorRT is not installed"):

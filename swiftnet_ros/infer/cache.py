@@ -1,0 +1,73 @@
+"""The build cache: files made from a model once (ONNX exports, TensorRT engines) and reused.
+
+One folder (``default_cache_dir``, or the caller's ``engine_cache_dir``); each entry's file name is
+its key, so a changed model, size, precision or runtime makes a new entry. Entries are written
+atomically; one that fails its check (stale or corrupt) is rebuilt with a log line.
+"""
+
+import hashlib
+import logging
+import os
+from typing import Callable, Tuple
+
+from swiftnet_ros.files import write_bytes_atomic
+
+LOG = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "swiftnet_ros", "engines")
+
+
+def load_or_build(path: str, build: Callable[[], bytes], is_valid: Callable[[bytes], bool],
+                  force_rebuild: bool = False, what: str = "file") -> Tuple[bytes, bool]:
+    """The cached bytes at ``path``, or ``build()`` them and cache them; returns (bytes, built).
+
+    A cached file that ``is_valid`` rejects is rebuilt with a log line; ``force_rebuild`` ignores the
+    cache. Built bytes that fail ``is_valid`` are a RuntimeError and are not cached.
+    """
+    if os.path.isfile(path) and not force_rebuild:
+        with open(path, "rb") as f:
+            data = f.read()
+        if is_valid(data):
+            LOG.info("using cached %s %s", what, path)
+            return data, False
+        LOG.warning("cached %s %s is stale or corrupt; rebuilding", what, path)
+    elif force_rebuild and os.path.isfile(path):
+        LOG.info("force rebuild: ignoring cached %s %s", what, path)
+    data = build()
+    if not is_valid(data):
+        raise RuntimeError("the new {} is not valid ({} bytes)".format(what, len(data)))
+    write_bytes_atomic(path, data)
+    LOG.info("cached %s %s", what, path)
+    return data, True
+
+
+def weights_hash(weights: str, model: object) -> str:
+    """sha256 of a checkpoint file (weights, config, class names, palette), or of a preset's seeded
+    parameters and config: the key of what is made from them."""
+    digest = hashlib.sha256()
+    if os.path.isfile(weights):
+        with open(weights, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    digest.update("preset {} {}".format(weights, getattr(model, "config", None)).encode("utf-8"))
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode("utf-8"))
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def export_cache_key(hash_text: str, size: Tuple[int, int], opset: int, argmax: str, fp16: bool) -> str:
+    """The file name of an ONNX export: weights hash, size, opset, argmax, precision, and the versions
+    of the exporter (torch) and of this package (the model code)."""
+    import torch
+
+    from swiftnet_ros import __version__
+
+    versions = "torch{}_swiftnet{}".format(torch.__version__, __version__)
+    return "{}_{}x{}_opset{}_{}_{}_{}.onnx".format(
+        hash_text[:20], int(size[0]), int(size[1]), int(opset), argmax, "fp16" if fp16 else "fp32",
+        "".join(c if c.isalnum() or c in "._" else "-" for c in versions))

@@ -9,6 +9,7 @@ Python, exact for any size).
 
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -21,8 +22,8 @@ from swiftnet_ros.infer.export import check_input_size
 from swiftnet_ros.infer.options import DEFAULT_OPSET, TorchOptions
 from swiftnet_ros.infer.registry import (
     BuildContext,
-    backend_entry,
     auto_reason,
+    backend_entry,
     build_backend,
     check_backend,
     check_options,
@@ -32,6 +33,7 @@ from swiftnet_ros.infer.registry import (
 from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
 
 LOG = logging.getLogger(__name__)
+MAX_SIZES_KEPT = 4  # fixed-size backends kept for images of different sizes (each holds its buffers)
 
 
 def check_file_precision(weights: str, kind: str, file_precision: str, precision: str, backend: str) -> None:
@@ -44,13 +46,18 @@ def check_file_precision(weights: str, kind: str, file_precision: str, precision
 
 
 def check_image(image: Any) -> np.ndarray:
-    """An (H, W, 3) uint8 array, or a ValueError that says what was wrong."""
+    """An (H, W, 3) uint8 array; a gray (H, W) or (H, W, 1) image as three equal channels (the CLI and
+    the node take gray images too); else a ValueError that says what was wrong."""
     if not isinstance(image, np.ndarray):
-        raise ValueError("expected an (H, W, 3) uint8 numpy image, got {}".format(type(image).__name__))
+        raise ValueError("expected an (H, W, 3) or (H, W) gray uint8 numpy image, got {}"
+                         .format(type(image).__name__))
     if image.dtype != np.uint8:
         raise ValueError("expected a uint8 image, got dtype {}".format(image.dtype))
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError("expected an (H, W, 3) image, got shape {}".format(image.shape))
+    gray = image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1)
+    if not (gray or (image.ndim == 3 and image.shape[2] == 3)) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError("expected an (H, W, 3) or (H, W) gray image, got shape {}".format(image.shape))
+    if gray:
+        return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
     return image
 
 
@@ -103,9 +110,10 @@ class Segmenter(SegmenterBase):
         backend: "auto" | "torch" | "onnxruntime" | "tensorrt" (see ``choose_backend``).
         precision: "fp32" | "fp16" (fp16 needs CUDA).
         device: "auto" | "cpu" | "cuda" | "cuda:N".
-        input_size: (height, width) the model runs at; None = each image's own size for torch, the
-            file's size for ONNX / engines, and the first image's size for onnxruntime / tensorrt
-            from a checkpoint (their graphs have static shapes).
+        input_size: (height, width) the model runs at; None = each image's own size for torch and
+            for onnxruntime / tensorrt from a checkpoint (their graphs have static shapes: one is
+            exported / built per image size, at its first image, the last ``MAX_SIZES_KEPT`` kept),
+            the file's size for ONNX / engines.
         output_size: "input" (labels at the image's resolution) or "model" (at input_size).
         warmup: forward passes at construction (needs a known input size): CUDA graph capture,
             cuDNN autotuning, tracing.
@@ -139,6 +147,9 @@ class Segmenter(SegmenterBase):
         self._model = None
         self._make_fixed: Optional[Callable[[Tuple[int, int]], Backend]] = None
         self.backend: Optional[Backend] = None
+        # fixed-size backends from a model without input_size: one per image size, newest last
+        self._per_image_size = False
+        self._by_size: Dict[Tuple[int, int], Backend] = OrderedDict()
         self._segmented = False  # an image went to the backend (needs_build)
         self._host_buffers: Dict[str, torch.Tensor] = {}
         if kind in ("preset", "checkpoint"):
@@ -165,8 +176,9 @@ class Segmenter(SegmenterBase):
     # ------------------------------------------------------------------ construction
     def _set_fixed_size(self, size: Tuple[int, int]) -> None:
         if self.input_size is not None and tuple(self.input_size) != tuple(size):
-            raise ValueError("{} has a fixed input size of {}x{} (HxW); input_size {}x{} was requested"
-                             .format(self.weights, size[0], size[1], self.input_size[0], self.input_size[1]))
+            raise ValueError("{} has a fixed input size of {}x{} (WIDTHxHEIGHT); {}x{} was requested: "
+                             "omit the size, or export the model at that size".format(
+                                 self.weights, size[1], size[0], self.input_size[1], self.input_size[0]))
         self.input_size = (int(size[0]), int(size[1]))
 
     def _engine_metadata(self, path: str) -> dict:
@@ -194,6 +206,8 @@ class Segmenter(SegmenterBase):
         self._make_fixed = make
         if self.input_size is not None or not backend_entry(self.backend_name).fixed_size:
             self.backend = make(self.input_size)
+        else:
+            self._per_image_size = True
 
     def _export(self, size: Tuple[int, int], opset: int = DEFAULT_OPSET, argmax: str = "host",
                 fp16: Optional[bool] = None) -> bytes:
@@ -204,12 +218,22 @@ class Segmenter(SegmenterBase):
                            argmax=argmax, model_name=self.model_name)
 
     def _backend_for(self, size: Tuple[int, int]) -> Backend:
+        """The backend; a fixed-size one built from the model runs each image at its own size: one
+        graph (ONNX export, engine) per size, built at its first image, the last few kept."""
         self._segmented = True
-        if self.backend is None:
-            LOG.info("%s backend: building for the first image's size %dx%d (HxW)", self.backend_name, *size)
-            self.input_size = (int(size[0]), int(size[1]))
-            self.backend = self._make_fixed(self.input_size)
-        return self.backend
+        if not self._per_image_size:
+            return self.backend
+        size = (int(size[0]), int(size[1]))
+        backend = self._by_size.pop(size, None)
+        if backend is None:
+            LOG.info("%s backend: building for %dx%d (WIDTHxHEIGHT), one per image size",
+                     self.backend_name, size[1], size[0])
+            backend = self._make_fixed(size)
+            while len(self._by_size) >= MAX_SIZES_KEPT:
+                self._by_size.popitem(last=False)
+        self._by_size[size] = backend
+        self.backend = backend
+        return backend
 
     def warm_up(self, runs: int = 1) -> None:
         """Run ``runs`` forward passes on a blank image of the input size (needs a known input size)."""
@@ -265,6 +289,12 @@ class Segmenter(SegmenterBase):
 
     def describe(self) -> str:
         backend = self.backend.describe() if self.backend is not None else self.backend_name
-        size = "{}x{}".format(self.input_size[1], self.input_size[0]) if self.input_size else "native size"
+        if self.input_size:
+            size = "{}x{}".format(self.input_size[1], self.input_size[0])
+        elif self._per_image_size:
+            size = "native size (one {} graph per image size, built at its first image)".format(
+                self.backend_name)
+        else:
+            size = "native size"
         return "{} ({} classes) at {} via {}".format(self.model_name, self.num_classes, size, backend)
 

@@ -111,6 +111,11 @@ class SwiftNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor, full_resolution: bool = True) -> Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError("SwiftNet takes an N x 3 x H x W torch.Tensor (RGB 0-255), got {}.{}: for an "
+                            "(H, W, 3) image use swiftnet_ros.infer.Segmenter, or pass "
+                            "torch.from_numpy(image).permute(2, 0, 1)[None]".format(
+                                type(x).__module__, type(x).__name__))
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError("input of shape {}: expected N x 3 x H x W (RGB)".format(tuple(x.shape)))
         size = spatial_size(x)

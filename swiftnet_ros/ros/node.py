@@ -553,7 +553,9 @@ def _fatal(exc: BaseException) -> int:
 
         traceback.print_exception(type(exc), exc, exc.__traceback__)
     rclpy.try_shutdown()
-    return 2 if isinstance(exc, ConfigError) else 1
+    # a bad parameter, weights file or setting (fp16 on a CPU) is a configuration error, as for the
+    # swiftnet-ros commands; anything else (out of memory, a failed engine build) a run-time failure
+    return 2 if isinstance(exc, (ValueError, FileNotFoundError)) else 1
 
 
 def _shutdown_follows(timeout: float = 0.5) -> bool:

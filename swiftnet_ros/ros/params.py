@@ -112,6 +112,13 @@ def parse_size(text: str) -> Optional[Tuple[int, int]]:
 
 def validate(config: NodeConfig) -> NodeConfig:
     """Raise ConfigError naming the first bad value and what was expected."""
+    if not isinstance(config.input_size, str):
+        # ROS parses -p values as YAML: 0x0 is the hexadecimal integer 0, 1024 an integer
+        raise ConfigError("parameter input_size = {!r} is of type {}; expected a WIDTHxHEIGHT string such as "
+                          "1024x512, or '' for each image's own size (ROS reads a value like 0x0 as a "
+                          "hexadecimal integer: quote sizes, -p \"input_size:='1024x512'\" on the command "
+                          "line, input_size: '1024x512' in YAML)".format(
+                              config.input_size, type(config.input_size).__name__))
     check(config, PARAMETER, strict=True)  # types (ROS parameters are typed), choices, ranges
     if not config.weights.strip():
         raise ConfigError("parameter weights is empty; expected a checkpoint path, a preset name or 'demo'")

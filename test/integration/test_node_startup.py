@@ -21,7 +21,11 @@ def fatal_lines(output):
         ({"backend": "cuda"}, 2, "cannot start: parameter backend = 'cuda'; expected one of: auto, torch"),
         ({"overlay_alpha": 3.0}, 2, "overlay_alpha = 3.0 is out of range; expected 0.0 to 1.0"),
         ({"weights": "mnv2", "colour": "red"}, 2, "unknown parameter(s) colour; valid parameters are: "),
-        ({"--params-file": "nomodel"}, 1, "weights 'nomodel' not found"),
+        ({"--params-file": "nomodel"}, 2, "weights 'nomodel' not found"),  # a bad file: configuration
+        ({"weights": "mnv2", "precision": "fp16", "device": "cpu"}, 2,
+         "precision 'fp16' needs a CUDA device"),  # a configuration error, not a run-time one
+        ({"weights": "mnv2", "input_size": "0x0"}, 2,
+         "input_size = 0 is of type int; expected a WIDTHxHEIGHT string such as 1024x512"),
     ],
 )
 def test_bad_parameter_is_one_clear_line_and_a_non_zero_exit(params, code, message, tmp_path):

@@ -417,6 +417,21 @@ def bench_size(size_text: str, args: argparse.Namespace, report: Dict[str, Any],
         shutil.rmtree(bag, ignore_errors=True)
 
 
+def table(report: Dict[str, Any]) -> str:
+    """The runs of a gpu_node.json as a short text table (printed last: the reply carries the end)."""
+    columns = ("size", "run", "outputs", "answered_fps", "camera_hz", "latency_ms_p50", "latency_ms_p95",
+               "inference_ms_p50", "node_overhead_ms_p50", "dropped_by_node")
+    rows = [columns] + [tuple("-" if r.get(c) is None else str(r.get(c)) for c in columns)
+                        for r in report["results"]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
+    for a in report["agreement"]:
+        lines.append("agreement {} {} vs {}: min {} over {} frames (>= 0.995: {})".format(
+            a["size"], a["node"], a["reference"], a["min"], a["frames"], a["met"]))
+    lines += ["skipped: {}".format(s) for s in report["skipped"]]
+    return "\n".join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import rclpy
@@ -465,6 +480,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             write()
     rclpy.try_shutdown()
     write()
+    print(table(report))
     print("wrote {} ({} runs, {} skipped, {:.0f} s)".format(
         path, len(report["results"]), len(report["skipped"]), report["elapsed_s"]))
     bad = [a for a in report["agreement"] if not a["met"]]

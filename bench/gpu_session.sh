@@ -163,3 +163,8 @@ if has bench; then
   stage_end bench $?
 fi
 ls -l "$OUT"
+if [ -f "$OUT/gpu_node.json" ]; then  # the node's table once more, last: the reply carries only the end
+  "$PY" -c "import json, sys; sys.path.insert(0, 'bench'); import gpu_node_bench as b; \
+print(b.table(json.load(open(sys.argv[1]))))" "$OUT/gpu_node.json"
+fi
+echo "gpu_session: done after $(( $(date +%s) - start )) s"

@@ -80,6 +80,7 @@ def test_session_smoke_node_stage_writes_node_results(tmp_path):
     assert camera["dropped_by_node"] >= 0 and camera["p95_over_median_inference"] > 0
     assert report["segmenter"][0]["e2e_ms_p50"] > 0
     assert report["agreement"][0]["frames"] >= 1 and report["agreement"][0]["met"]  # fp32 vs fp32 on a CPU
+    assert "answered_fps" in output and "agreement 128x64 cpu fp32 vs cpu fp32" in output  # the table
     logs = (tmp_path / "gpu_node_logs.txt").read_text()
     assert "ready:" in logs
     # the paced runs' player found the node behind the labels (else it waits 10 s for a service per run)

@@ -340,7 +340,7 @@ def start_node(settings: DemoSettings, weights: str, plan: BagPlan, env: Dict[st
 
     namespace = "/" + settings.namespace.strip("/")
     image_topic = join_topic(namespace, "camera/image_raw")
-    parameters = {"weights": weights, "device": "cpu", "backend": "torch", "input_qos": "reliable",
+    parameters = {"weights": weights, "device": "cpu", "backend": "auto", "input_qos": "reliable",
                   "output_qos": "reliable", "qos_depth": 100, "publish_color": True, "publish_overlay": True,
                   "diagnostics_period": 0.2}
     if plan.size():  # warm up at the bag's size at start-up, not on the first frame

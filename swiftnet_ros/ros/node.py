@@ -68,7 +68,7 @@ from swiftnet_ros.ros.params import (
     parameter_names,
     resolve_weights,
 )
-from swiftnet_ros.ros.pipeline import FrameSlot, NodeStats, Throttle
+from swiftnet_ros.ros.pipeline import FrameSlot, InputWatch, NodeStats, Throttle, quiet_input_message
 
 try:  # vision_msgs is optional: without it the node runs, with label_info off (it says so once)
     from vision_msgs.msg import LabelInfo, VisionClass
@@ -166,6 +166,7 @@ class SegmentationCore:
         self._failures = Throttle(5.0)
         self._bad_infos = Throttle(5.0)
         self.stats = NodeStats()
+        self._input_watch = InputWatch()
         self._slot = FrameSlot()
         self._stopping = threading.Event()
         self._worker = None  # type: Optional[threading.Thread]
@@ -244,6 +245,7 @@ class SegmentationCore:
         self._calibrations.clear()
         self._endpoint(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, in_qos))
         self._endpoint(self.create_timer(config.diagnostics_period, self._publish_diagnostics))
+        self._input_watch = InputWatch()  # publishers matched from this subscription on
         self._slot = FrameSlot()
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._work, args=(self._slot, self._stopping),
@@ -452,9 +454,11 @@ class SegmentationCore:
         figures = self.stats.snapshot(time.monotonic(), self._slot.dropped)
         status = DiagnosticStatus(name="{}: segmentation".format(self.get_fully_qualified_name()),
                                   hardware_id=str(self.segmenter.device))
+        publishers = self._sub.get_publisher_count()
+        quiet = self._input_watch.quiet_for(time.monotonic(), publishers, self.stats.last_received)
         if figures["inference_errors"]:
             status.level = DiagnosticStatus.ERROR
-        elif figures["frames_received"] and not figures["frames_published"]:
+        elif (figures["frames_received"] and not figures["frames_published"]) or quiet is not None:
             status.level = DiagnosticStatus.WARN
         else:
             status.level = DiagnosticStatus.OK
@@ -462,10 +466,16 @@ class SegmentationCore:
                          "{} malformed".format(figures["input_rate_hz"], figures["output_rate_hz"],
                                                figures["total_ms_p50"], figures["total_ms_p95"],
                                                figures["frames_dropped"], figures["frames_malformed"])
+        if quiet is not None:
+            status.message = quiet_input_message(publishers, self._sub.topic_name, quiet,
+                                                 self.config.input_qos in ("sensor_data", "best_effort")) \
+                + "; " + status.message
         values = [("backend", self.segmenter.backend_name), ("precision", self.segmenter.precision),
                   ("model", self.segmenter.model_name), ("device", str(self.segmenter.device)),
                   ("input_size", "native" if self.segmenter.input_size is None else
-                   "{}x{}".format(self.segmenter.input_size[1], self.segmenter.input_size[0]))]
+                   "{}x{}".format(self.segmenter.input_size[1], self.segmenter.input_size[0])),
+                  ("input_publishers", str(publishers)),
+                  ("input_quiet_s", "" if quiet is None else "{:.1f}".format(quiet))]
         for key, value in figures.items():
             text = "{:.2f}".format(value) if isinstance(value, float) else str(value)
             values.append((key.replace("total_ms", "latency_ms"), text))

@@ -123,6 +123,44 @@ class Throttle:
 
 STAGES = ("conversion", "inference", "colorize", "publish", "overhead", "total")
 
+# Frames larger than this were lost whole between two processes of one machine with best-effort QoS
+# (Fast DDS defaults and LARGE_DATA alike; bench/qos_frame_sizes.py, bench/results/qos_frame_sizes.json):
+# 480x360 rgb8 (506 KiB) arrived, 640x360 (675 KiB) and 4000x3000 (36 MB) never did; reliable QoS
+# delivered them all.
+BEST_EFFORT_FRAME_LIMIT_KIB = 512
+INPUT_QUIET_S = 5.0  # seconds with a matched publisher and no frame before diagnostics warn
+
+
+class InputWatch:
+    """Notices matched publishers whose frames do not arrive: with best-effort input QoS, frames over
+    about ``BEST_EFFORT_FRAME_LIMIT_KIB`` are lost whole by the transport, silently."""
+
+    def __init__(self, quiet_s: float = INPUT_QUIET_S) -> None:
+        self.quiet_s = quiet_s
+        self._matched_since = None  # type: Optional[float]
+
+    def quiet_for(self, now: float, publishers: int, last_frame: Optional[float]) -> Optional[float]:
+        """Seconds since a frame (or since a publisher matched) once that is ``quiet_s`` or more while
+        publishers are matched; else None."""
+        if publishers < 1:
+            self._matched_since = None
+            return None
+        if self._matched_since is None:
+            self._matched_since = now
+        start = self._matched_since if last_frame is None else max(self._matched_since, last_frame)
+        quiet = now - start
+        return quiet if quiet >= self.quiet_s else None
+
+
+def quiet_input_message(publishers: int, topic: str, quiet_s: float, best_effort: bool) -> str:
+    """What diagnostics say when matched publishers send no frame; the likely cause and what to set."""
+    text = "{} publisher(s) matched on {} but no frame for {:.0f} s".format(publishers, topic, quiet_s)
+    if best_effort:
+        return text + ("; best-effort input QoS loses frames over about {} KiB whole (640x360 rgb8 and "
+                       "larger): set input_qos: reliable, or send compressed images".format(
+                           BEST_EFFORT_FRAME_LIMIT_KIB))
+    return text + "; is the publisher sending?"
+
 
 class NodeStats:
     """Counters, rates and latencies of the node, shared by the callback and the worker (locked)."""
@@ -130,6 +168,7 @@ class NodeStats:
     def __init__(self, window: float = 5.0, samples: int = 500) -> None:
         self._lock = threading.Lock()
         self.received = 0
+        self.last_received = None  # type: Optional[float]
         self.malformed = 0
         self.published = 0
         self.errors = 0
@@ -140,6 +179,7 @@ class NodeStats:
     def frame_received(self, now: float) -> None:
         with self._lock:
             self.received += 1
+            self.last_received = now
             self._input.tick(now)
 
     def frame_malformed(self) -> None:

@@ -60,14 +60,26 @@ def weights_hash(weights: str, model: object) -> str:
     return digest.hexdigest()
 
 
+def code_hash() -> str:
+    """sha256 of the model package's and the exporter's source: an export made by other code is another."""
+    import swiftnet_ros.infer.export as export
+    import swiftnet_ros.model as model
+
+    digest = hashlib.sha256()
+    folder = os.path.dirname(os.path.abspath(model.__file__))
+    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".py"))
+    for path in paths + [os.path.abspath(export.__file__)]:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
 def export_cache_key(hash_text: str, size: Tuple[int, int], opset: int, argmax: str, fp16: bool) -> str:
-    """The file name of an ONNX export: weights hash, size, opset, argmax, precision, and the versions
-    of the exporter (torch) and of this package (the model code)."""
+    """The file name of an ONNX export: weights hash, size, opset, argmax, precision, the exporter's
+    version (torch) and the model code's hash."""
     import torch
 
-    from swiftnet_ros import __version__
-
-    versions = "torch{}_swiftnet{}".format(torch.__version__, __version__)
-    return "{}_{}x{}_opset{}_{}_{}_{}.onnx".format(
+    version = "".join(c if c.isalnum() or c == "." else "-" for c in torch.__version__)
+    return "{}_{}x{}_opset{}_{}_{}_torch{}_code{}.onnx".format(
         hash_text[:20], int(size[0]), int(size[1]), int(opset), argmax, "fp16" if fp16 else "fp32",
-        "".join(c if c.isalnum() or c in "._" else "-" for c in versions))
+        version, code_hash()[:12])

@@ -7,8 +7,9 @@ processes inherit.
 """
 
 import os
+import time
 from contextlib import contextmanager
-from typing import Dict, Iterator
+from typing import Any, Callable, Dict, Iterable, Iterator, List
 
 import numpy as np
 import rclpy
@@ -64,3 +65,23 @@ def set_parameters(client: RosClient, **values: object) -> list:
     assert client.spin_until(future.done, 10)
     client.node.destroy_client(service)
     return future.result().results
+
+
+def send_with_camera_info(client: RosClient, info_pub: Any, infos: List[Any], msg: Image, index: int,
+                          kinds: Iterable[str], done: Callable[[Dict[str, Any]], bool] = lambda answer: True,
+                          timeout: float = 30.0) -> Dict[str, Any]:
+    """Publish the camera_info messages, then the image, until the image's ``kinds`` arrived and
+    ``done(answer)`` holds. The node subscribes camera_info best effort (as it does images: that
+    matches any camera driver), so a message sent as discovery completes may be lost: send again."""
+    kinds = tuple(kinds)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for info in infos:
+            info_pub.publish(info)
+        client.spin_until(lambda: False, 0.05)
+        client.image_pub.publish(msg)
+        if client.spin_until(lambda: client.answered(index, kinds) and done(
+                {kind: client.received[kind][stamp(index)] for kind in kinds}), 2.0):
+            return {kind: client.received[kind][stamp(index)] for kind in kinds}
+    raise TimeoutError("frame {} with camera_info not answered on {} within {} s".format(
+        index, kinds, timeout))

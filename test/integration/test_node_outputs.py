@@ -18,6 +18,7 @@ from node_helpers import (
     ros_init,
     running_node,
     sample_image,
+    send_with_camera_info,
     set_parameters,
     stamp,
 )
@@ -68,10 +69,12 @@ def camera_info(index, width=128, height=64, frame_id="camera"):
     return msg
 
 
+def image_message(client, index):
+    return client.image_msg(rgb_to_image_fields(sample_image(index)), index, "camera_{}".format(index))
+
+
 def send(client, index, kinds):
-    image = sample_image(index)
-    msg = client.image_msg(rgb_to_image_fields(image), index, "camera_{}".format(index))
-    return client.send_and_wait(msg, index, kinds=kinds)
+    return client.send_and_wait(image_message(client, index), index, kinds=kinds)
 
 
 def test_label_info_reaches_a_subscriber_that_joins_late(client):
@@ -99,10 +102,11 @@ def test_without_camera_info_nothing_is_published_on_segmentation_camera_info(cl
 
 
 def test_camera_info_is_matched_by_stamp_scaled_to_the_labels_and_carries_their_header(client):
-    for index in (10, 11):  # two calibrations; the image's stamp picks its own
-        client.camera_pub.publish(camera_info(index))
-    client.spin_until(lambda: False, 0.5)
-    answer = send(client, 10, ("labels", "info", "camera_info", "confidence", "compressed"))
+    # two calibrations, the newer of another size: the image's stamp picks its own
+    infos = [camera_info(10), camera_info(11, width=256, height=128)]
+    answer = send_with_camera_info(client, client.camera_pub, infos, image_message(client, 10), 10,
+                                   ("labels", "info", "camera_info", "confidence", "compressed"),
+                                   done=lambda a: a["camera_info"].k[0] == 250.0)
     labels = image_array(answer["labels"])
     assert labels.shape == (32, 64)  # output_size model at 64x32: half the camera's 128x64
     info = answer["camera_info"]
@@ -112,10 +116,11 @@ def test_camera_info_is_matched_by_stamp_scaled_to_the_labels_and_carries_their_
     assert list(info.p) == [250.0, 0.0, 31.75, -12.5, 0.0, 255.0, 15.75, 0.0, 0.0, 0.0, 1.0, 0.0]
     assert list(info.d) == [0.1, -0.2, 0.0, 0.0, 0.01] and info.distortion_model == "plumb_bob"
     assert list(info.r) == [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]
-    # no camera_info with the image's stamp: the newest one
-    client.camera_pub.publish(camera_info(12, width=256, height=128))
-    client.spin_until(lambda: False, 0.5)
-    info = send(client, 13, ("labels", "camera_info"))["camera_info"]
+    # no camera_info with the image's stamp: the newest one (a mismatch would keep 250 or give 500)
+    newest = camera_info(12, width=256, height=128)
+    info = send_with_camera_info(client, client.camera_pub, [camera_info(11, width=512, height=256), newest],
+                                 image_message(client, 13), 13, ("labels", "camera_info"),
+                                 done=lambda a: a["camera_info"].k[0] != 250.0)["camera_info"]
     assert info.header.stamp.sec == stamp(13)[0] and list(info.k)[0] == 125.0
 
 
@@ -150,11 +155,16 @@ def test_the_node_keeps_answering_and_counting_bad_frames_with_every_output_on(c
     good = rgb_to_image_fields(sample_image(3))
     for number, bad in enumerate([dict(good, encoding="rgb9"), dict(good, step=good["step"] - 1)]):
         client.publish(client.image_msg(bad, 40 + number))
-    bad_info = camera_info(42, width=0, height=0)
-    client.camera_pub.publish(bad_info)
-    client.spin_until(lambda: False, 0.3)
-    answer = send(client, 45, ("labels", "info", "camera_info", "confidence", "compressed"))
-    assert answer["camera_info"].width == 64  # the bad camera_info was skipped, the last good one kept
+    infos = [camera_info(44), camera_info(45, width=0, height=0)]  # the second one is bad
+
+    def bad_one_seen(answer):
+        return "skipped a camera_info with size 0x0" in client.node_process.output()
+
+    kinds = ("labels", "info", "camera_info", "confidence", "compressed")
+    answer = send_with_camera_info(client, client.camera_pub, infos, image_message(client, 45), 45, kinds,
+                                   done=bad_one_seen)
+    info = answer["camera_info"]  # the bad one (of the image's own stamp) was skipped, the good one used
+    assert (info.width, info.k[0]) == (64, 250.0)
     assert not client.answered(40, kinds=("labels",)) and not client.answered(41, kinds=("labels",))
     log = client.node_process.output()
     assert "skipped a camera_info with size 0x0" in log and "Traceback" not in log

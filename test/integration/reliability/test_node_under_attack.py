@@ -22,6 +22,7 @@ from node_helpers import (
     ros_init,
     running_node,
     sample_image,
+    send_with_camera_info,
     stamp,
     unique_namespace,
 )
@@ -54,11 +55,12 @@ def client(ros_context):
             ros.node.create_subscription(msg_type, topic, ros._collector(kind), DEPTH)
         calibration = ros.node.create_publisher(CameraInfo, "camera_info", 1)
         assert ros.spin_until(lambda: calibration.get_subscription_count() > 0, 30)
-        calibration.publish(CameraInfo(width=128, height=64, k=[100.0, 0, 64, 0, 100.0, 32, 0, 0, 1]))
         # one answer on every output first: Fast DDS starts some threads at a writer's first sample,
         # which the flood's thread count must not mistake for a leak
         warm_up = ros.image_msg(rgb_to_image_fields(sample_image(0, 64, 128)), 99999)
-        ros.send_and_wait(warm_up, 99999, kinds=("labels", "info", "confidence", "compressed", "camera_info"))
+        info = CameraInfo(width=128, height=64, k=[100.0, 0, 64, 0, 100.0, 32, 0, 0, 1])
+        send_with_camera_info(ros, calibration, [info], warm_up, 99999,
+                              ("labels", "info", "confidence", "compressed", "camera_info"))
         yield ros
 
 

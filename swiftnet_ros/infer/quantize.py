@@ -11,8 +11,10 @@ Calibration images are plain (H, W, 3) uint8 RGB arrays from any iterable, so th
 files of its own (the command gathers them from synthetic scenes, a folder or a bag).
 """
 
+import contextlib
 import itertools
 import json
+import logging
 import os
 import tempfile
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -87,6 +89,22 @@ class _Batches:
         return item
 
 
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantizer warns through the root logger (which then gets a stderr handler of its
+    own): one line per rank-1 BatchNorm weight and a pre-processing hint, nothing to act on here."""
+    root = logging.getLogger()
+    quiet = logging.NullHandler()
+    level = root.level
+    root.addHandler(quiet)
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.removeHandler(quiet)
+
+
 def quantize_onnx(model: object, images: Iterable[np.ndarray], keep_fp32: Sequence[str] = DEFAULT_KEEP_FP32,
                   method: str = "minmax", path: Optional[str] = None, calibration: str = "") -> bytes:
     """The int8 QDQ version of an fp32 swiftnet_ros ONNX model (path or bytes), calibrated on
@@ -118,10 +136,12 @@ def quantize_onnx(model: object, images: Iterable[np.ndarray], keep_fp32: Sequen
     with tempfile.TemporaryDirectory(prefix="swiftnet_quantize_") as folder:
         fp32_path, int8_path = os.path.join(folder, "fp32.onnx"), os.path.join(folder, "int8.onnx")
         onnx.save(proto, fp32_path)
-        quantize_static(
-            fp32_path, int8_path, batches, quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
-            calibrate_method=CalibrationMethod.MinMax if method == "minmax" else CalibrationMethod.Percentile)
+        ranges = CalibrationMethod.MinMax if method == "minmax" else CalibrationMethod.Percentile
+        with _quiet_root_logger():
+            quantize_static(
+                fp32_path, int8_path, batches, quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
+                calibrate_method=ranges)
         quantized = onnx.load(int8_path)
     props = {p.key: p.value for p in proto.metadata_props}
     props["precision"] = INT8

@@ -108,3 +108,13 @@ def test_bad_inputs_write_nothing(fp32_onnx, int8_file, tmp_path):
     with pytest.raises(ValueError, match="keep_fp32 head"):
         quantize_onnx(fp32_onnx, [scene(0)], keep_fp32=("head",), path=str(out))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_quantizers_root_logger_warnings_are_kept_quiet(fp32_onnx, caplog):
+    import logging
+
+    handlers, level = list(logging.getLogger().handlers), logging.getLogger().level
+    with caplog.at_level(logging.WARNING):
+        quantize_onnx(fp32_onnx, [scene(0)])
+    assert not [r for r in caplog.records if r.name == "root"], [r.getMessage() for r in caplog.records]
+    assert logging.getLogger().handlers == handlers and logging.getLogger().level == level

@@ -62,8 +62,18 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, meta = load_model(args.weights)
-    model.float()  # fp16-stored weights evaluate in fp32
+    if args.weights.lower().endswith(".onnx"):  # an export (int8 from swiftnet-ros quantize too): onnxruntime
+        from swiftnet_ros.infer.backend_onnxruntime import OnnxModule
+
+        if args.scales or args.multi_scale or args.flip:
+            raise ValueError("--weights {!r} is an ONNX file of fixed size: multi-scale and flip need a "
+                             "checkpoint".format(args.weights))
+        model = OnnxModule(args.weights, threads=args.threads)
+        meta = model.meta
+        args.size = args.size or list(meta["input_size"])  # synthetic scenes at the file's fixed size
+    else:
+        model, meta = load_model(args.weights)
+        model.float()  # fp16-stored weights evaluate in fp32
     dataset, info = build_eval_dataset(args.dataset, root=args.root, split=args.split, seed=args.seed,
                                        num=args.num, size=args.size)
     names = list(meta["class_names"])

@@ -75,6 +75,7 @@ class OnnxRuntimeBackend(StaticGraphBackend):
         if threads is not None:
             session_options.intra_op_num_threads = threads
         session_options.inter_op_num_threads = 1
+        session_options.log_severity_level = 3  # errors: not a warning per constant the optimiser folds
         session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         if providers is None:
             providers = select_providers(ort.get_available_providers(), device)
@@ -141,3 +142,25 @@ class OnnxRuntimeBackend(StaticGraphBackend):
 
     def describe(self) -> str:
         return "onnxruntime {} ({})".format(self.precision, ", ".join(self.providers))
+
+
+class OnnxModule(torch.nn.Module):
+    """An exported ONNX file (fp32, fp16 or int8) as a module: a batch of RGB 0-255 images -> class
+    scores, one image at a time, so that code written for a model (evaluation) runs it unchanged.
+    ``config.name`` and ``meta`` (class names, palette, input size, precision) come from its metadata."""
+
+    def __init__(self, path: str, threads: Optional[int] = None) -> None:
+        from types import SimpleNamespace
+
+        from swiftnet_ros.infer.metadata import read_onnx_metadata
+
+        super().__init__()
+        self.meta = read_onnx_metadata(path)
+        if self.meta["output"] != "logits":
+            raise ValueError("{} ends in an argmax (exported with --argmax in_graph): evaluation needs class "
+                             "scores; export it with --argmax host".format(path))
+        self.backend = OnnxRuntimeBackend(path, torch.device("cpu"), self.meta["precision"], threads=threads)
+        self.config = SimpleNamespace(**dict(self.meta["config"], name=self.meta["model_name"]))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.backend.logits(images[i:i + 1].cpu()) for i in range(images.shape[0])])

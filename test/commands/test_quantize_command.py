@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from swiftnet_ros.commands.main import main
+from swiftnet_ros.data.labels import get_label_set
 from swiftnet_ros.data.synthetic import make_scene
 from swiftnet_ros.infer.metadata import read_onnx_metadata
 from swiftnet_ros.model import build_model, save_checkpoint
 
 H, W = 64, 96
-CLASSES = ["road", "car", "sky"]
-PALETTE = [[128, 64, 128], [0, 0, 142], [70, 130, 180]]
+CITYSCAPES = get_label_set("cityscapes")  # the synthetic scenes' classes, so that evaluate can score them
+CLASSES, PALETTE = list(CITYSCAPES.class_names), CITYSCAPES.palette.tolist()
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.modern_stack]
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.modern_st
 def checkpoint(tmp_path_factory):
     torch.manual_seed(4)
     path = str(tmp_path_factory.mktemp("ckpt") / "m.pt")
-    save_checkpoint(path, build_model("mnv2", num_classes=3), CLASSES, PALETTE)
+    save_checkpoint(path, build_model("mnv2", num_classes=len(CLASSES)), CLASSES, PALETTE)
     return path
 
 
@@ -46,7 +47,15 @@ def test_quantize_synthetic_then_segment(checkpoint, tmp_path, capsys):
     cv2.imwrite(image, make_scene(7, (H, W))[0][:, :, ::-1])
     assert main(["segment", "--weights", out, "--device", "cpu", image, "-o", str(tmp_path / "seg")]) == 0
     labels = cv2.imread(str(tmp_path / "seg" / "scene_labels.png"), cv2.IMREAD_UNCHANGED)
-    assert labels.shape == (H, W) and labels.max() < 3
+    assert labels.shape == (H, W) and labels.max() < len(CLASSES)
+    # evaluate runs the int8 file through onnxruntime, on scenes of the file's size
+    report = str(tmp_path / "eval.json")
+    assert main(["evaluate", "--weights", out, "--dataset", "synthetic", "--num", "2", "--json", report,
+                 "--no-progress"]) == 0
+    import json
+
+    result = json.load(open(report))
+    assert result["model"] == "mnv2" and 0 <= result["miou"] <= 1 and result["num_images"] == 2
 
 
 def test_quantize_from_a_folder_and_from_a_bag(checkpoint, tmp_path):

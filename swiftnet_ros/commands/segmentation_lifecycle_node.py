@@ -9,7 +9,7 @@ an older rclpy this says so in one line (exit 1).
 import sys
 from typing import List, Optional
 
-from swiftnet_ros.commands.segmentation_node import leave
+from swiftnet_ros.commands.segmentation_node import leave, run_node
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("segmentation_lifecycle_node: error: this rclpy has no lifecycle API ({}); it "
                          "exists from ROS 2 Humble on: run segmentation_node instead\n".format(exc))
         return leave(1)
-    return leave(run(argv))
+    return leave(run_node(run, argv, "segmentation_lifecycle_node"))
 
 
 if __name__ == "__main__":

@@ -172,6 +172,7 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
                          .format(runs, warmup))
     if calibration_num < 1:
         raise ValueError("--calibration-num must be >= 1, got {}".format(calibration_num))
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     size = parse_size(size_text)
     device = resolve_device(device_text)
     threads = threads or os.cpu_count() or 1
@@ -273,6 +274,7 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
             "speedup_vs_baseline": round(base_median / median, 3),
         })
     machine = machine_info(device, threads)
+    machine["load_average_start"] = load_start  # machine_info runs after the timing
     machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     command = "swiftnet-ros bench --model {} --backend {} --precision {} --size {} --runs {} --device {}" \
         .format(weights, backends, precisions, size_text, runs, device_text)

@@ -7,6 +7,8 @@ Our format is one torch.save'd dict: {"format": FORMAT, "config": ModelConfig.to
 import inspect
 import os
 import re
+import warnings
+import zipfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -109,16 +111,34 @@ def _load_any(path: str, data: Any) -> Tuple[SwiftNet, Dict[str, Any]]:
 
 def read_checkpoint(path: str, map_location: Any = "cpu") -> Any:
     """torch.load with weights_only where this torch has it (never unpickles arbitrary objects)."""
+    if os.path.isdir(path):
+        raise ValueError("checkpoint {} is a folder; expected a checkpoint file".format(path))
     if not os.path.isfile(path):
         raise FileNotFoundError("checkpoint {}: no such file".format(path))
     kwargs = {"map_location": map_location}
     if "weights_only" in inspect.signature(torch.load).parameters:
         kwargs["weights_only"] = True
     try:
-        return torch.load(path, **kwargs)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of files it then refuses
+            warnings.simplefilter("ignore")
+            return torch.load(path, **kwargs)
     except Exception as exc:  # torch raises several types for files that are not checkpoints
         raise ValueError("{}: not a readable torch checkpoint ({}): expected {}".format(
-            path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, EXPECTED)) from exc
+            path, _why_not_a_checkpoint(path, exc), EXPECTED)) from exc
+
+
+def _why_not_a_checkpoint(path: str, exc: Exception) -> str:
+    """Why torch.load refused a file, in our words: its own message advises loading with
+    weights_only=False, which could run code from the file and would not make it a checkpoint."""
+    if os.path.getsize(path) == 0:
+        return "the file is empty"
+    found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    if found:
+        return "it holds a Python object ({}) that checkpoints never contain; it was not unpickled, " \
+               "since that could run code from the file".format(found.group(1))
+    if zipfile.is_zipfile(path):
+        return "a zip file that torch cannot read as a saved checkpoint"
+    return "not a file written by torch.save"
 
 
 def _load_own(path: str, data: Dict[str, Any]) -> Tuple[SwiftNet, Dict[str, Any]]:

@@ -67,6 +67,24 @@ def read_image(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def image_size(path: str) -> Tuple[int, int]:
+    """(height, width) of an image file from its header (PIL reads no pixels), else by decoding it."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            width, height = image.size
+        return height, width
+    except (ImportError, OSError):
+        return read_image(path).shape[:2]
+
+
+def _size_mismatch(image_path: str, image_hw: Sequence[int], label_path: str,
+                   label_hw: Sequence[int]) -> ValueError:
+    return ValueError("image {} is {}x{} but label {} is {}x{}; expected a label of its image's size".format(
+        image_path, image_hw[1], image_hw[0], label_path, label_hw[1], label_hw[0]))
+
+
 def read_label(path: str, color: bool = False) -> np.ndarray:
     """A label file as stored: (H, W) uint8 ids, or (H, W, 3) uint8 RGB when ``color``."""
     label = cv2.imread(path, cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED)
@@ -99,9 +117,18 @@ class SegmentationDataset(LabelledDataset):
         image_path, label_path = self.files[index]
         image, label = read_image(image_path), self.decode_label(label_path)
         if image.shape[:2] != label.shape:
-            raise ValueError("image {} is {}x{} but label {} is {}x{}".format(
-                image_path, image.shape[1], image.shape[0], label_path, label.shape[1], label.shape[0]))
+            raise _size_mismatch(image_path, image.shape[:2], label_path, label.shape)
         return image, label
+
+    def check_files(self) -> None:
+        """Decode every label once and compare its size with its image's header, before training: a
+        bad class id or a label of another size is then one line naming the file, not a failure in
+        the middle of an epoch (the same checks run again per sample in load)."""
+        for image_path, label_path in self.files:
+            label_hw = self.decode_label(label_path).shape
+            image_hw = image_size(image_path)
+            if tuple(image_hw) != tuple(label_hw):
+                raise _size_mismatch(image_path, image_hw, label_path, label_hw)
 
     def __repr__(self) -> str:
         return "{}({} images, {} classes)".format(type(self).__name__, len(self), self.num_classes)

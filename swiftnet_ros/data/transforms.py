@@ -183,6 +183,20 @@ def to_tensors(image: np.ndarray, label: np.ndarray) -> Tuple[torch.Tensor, torc
     return img, torch.from_numpy(np.ascontiguousarray(label).astype(np.int64))
 
 
+def pad_collate(batch: Sequence[Tuple[torch.Tensor, torch.Tensor]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Stack (image 3 x H x W, label H x W) pairs into a batch, padding each pair at the bottom and
+    right to the batch's largest height and width (image with 0, label with void, so the loss ignores
+    the padding): whole images of different sizes (no crop, random scale) can share a batch."""
+    height = max(int(image.shape[1]) for image, _ in batch)
+    width = max(int(image.shape[2]) for image, _ in batch)
+    images = batch[0][0].new_zeros((len(batch), 3, height, width))
+    labels = batch[0][1].new_full((len(batch), height, width), VOID)
+    for i, (image, label) in enumerate(batch):
+        images[i, :, :image.shape[1], :image.shape[2]] = image
+        labels[i, :label.shape[0], :label.shape[1]] = label
+    return images, labels
+
+
 def seeded_transform(transform: Optional[object], image: np.ndarray, label: np.ndarray, seed: int, epoch: int,
                      index: int) -> Pair:
     """Apply ``transform`` with the generator the datasets use for (seed, epoch, index)."""

@@ -14,6 +14,7 @@ import yaml
 from swiftnet_ros.data.datasets import DATASETS
 from swiftnet_ros.fields import ConfigError, check, check_mapping, fail, option
 from swiftnet_ros.model.config import BLENDS, UPSAMPLE_MODES
+from swiftnet_ros.sizes import parse_size
 
 LOSSES = ("ce", "boundary")
 DEVICES = ("auto", "cpu", "cuda")
@@ -38,14 +39,14 @@ class TrainConfig:
     root: Optional[str] = option(None, "dataset folder")
     train_split: str = "train"
     val_split: str = "val"
-    size: Optional[List[int]] = option(None, "synthetic scenes: [height, width]; None = the generator's "
-                                       "default")
+    size: Optional[List[int]] = option(None, "synthetic scenes: [height, width] or \"WIDTHxHEIGHT\"; None = "
+                                       "the generator's default")
     train_seed: int = option(0, "synthetic training scenes: seeds train_seed .. train_seed + train_num - 1")
     train_num: int = option(2000, "synthetic training scenes", low=1)
     val_seed: int = option(1000000, "synthetic validation scenes: val_seed .. val_seed + val_num - 1")
     val_num: int = option(50, "synthetic validation scenes", low=1)
-    crop_size: int = option(768, "square random crops; 0 = no crop (whole scaled images, equal sizes needed)",
-                            low=0)
+    crop_size: int = option(768, "square random crops; 0 = no crop (whole scaled images; each batch is "
+                            "padded to its largest, labels with void)", low=0)
     scale_min: float = 0.5
     scale_max: float = 2.0
     flip: bool = True
@@ -76,7 +77,7 @@ class TrainConfig:
     seed: int = 0
     device: str = option("auto", "training device", DEVICES)
     out_dir: str = "runs/train"
-    resume: Optional[str] = option(None, "a last.pt written by an earlier run")
+    resume: Optional[str] = option(None, "a last.pt written by an earlier run (never saved into config.yaml)")
     save_fp16: bool = option(False, "store the exported best/final weights in half precision (smaller files)")
 
     def __post_init__(self) -> None:
@@ -85,6 +86,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Coerce YAML / CLI values to the declared types ("4e-4" -> 0.0004, tuples -> lists) and reject
         bad values early with a message that names the value and what was expected."""
+        self._size_from_text()
         check(self)  # types, choices, ranges
         for name in ("lr", "encoder_lr", "min_lr"):
             if not getattr(self, name) > 0:
@@ -113,8 +115,27 @@ class TrainConfig:
                                   "disjoint ranges".format(train.start, train.stop - 1, val.start,
                                                            val.stop - 1))
 
+    def _size_from_text(self) -> None:
+        """size may be written as on the command line ("512x256"); anything but a pair is refused here,
+        where the message can say which forms are meant."""
+        expected = "WIDTHxHEIGHT such as 512x256, or [height, width]"
+        if isinstance(self.size, str):
+            try:
+                self.size = list(parse_size(self.size))
+            except ValueError:
+                fail("size", self.size, expected)
+        elif self.size is not None and not (isinstance(self.size, (list, tuple)) and len(self.size) == 2):
+            fail("size", self.size, expected)
+
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def run_dict(self) -> Dict[str, Any]:
+        """The values that reproduce this run from its start: everything but resume (a saved config that
+        named a last.pt would silently continue the old run instead)."""
+        values = self.to_dict()
+        del values["resume"]
+        return values
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any], source: str = "training config") -> "TrainConfig":
@@ -132,22 +153,51 @@ def config_keys() -> List[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-def load_config(path: Optional[str] = None, **overrides: Any) -> TrainConfig:
-    """Read a YAML file (if given), then apply overrides whose value is not None."""
-    values: Dict[str, Any] = {}
+def load_config(path: Optional[str] = None, base: Optional[Dict[str, Any]] = None,
+                **overrides: Any) -> TrainConfig:
+    """Read a YAML file (if given; else start from ``base``, e.g. a checkpoint's stored config), then
+    apply overrides whose value is not None."""
+    values: Dict[str, Any] = dict(base or {})
     source = "training config"
     if path is not None:
-        try:
-            with open(path) as f:
-                loaded = yaml.safe_load(f)
-        except FileNotFoundError:
-            raise FileNotFoundError("training config {!r} does not exist".format(path)) from None
         source = "training config {!r}".format(path)
-        values.update(check_mapping(loaded or {}, TrainConfig, source, "key"))
+        values.update(check_mapping(_read_yaml(path, source) or {}, TrainConfig, source, "key"))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(values, source)
 
 
+def _read_yaml(path: str, source: str) -> Any:
+    """The parsed file, or one line naming the file and, for a syntax error, where it is."""
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError("{} does not exist".format(source)) from None
+    except IsADirectoryError:
+        raise ConfigError("{} is a folder; expected a YAML file".format(source)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("{} is not a text file; expected YAML".format(source)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("{} is not valid YAML{}; expected key: value lines".format(
+            source, _yaml_problem(exc))) from None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """" at line L, column C: <problem> (<context> at line L, column C)" from a PyYAML error."""
+    def at(mark: Any) -> str:
+        return " at line {}, column {}".format(mark.line + 1, mark.column + 1) if mark else ""
+
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return ": " + " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    text = "{}: {}".format(at(getattr(exc, "problem_mark", None)), problem)
+    if context:
+        text += " ({}{})".format(context, at(getattr(exc, "context_mark", None)))
+    return text
+
+
 def save_config(config: TrainConfig, path: str) -> None:
+    """config.yaml of a run: what `train --config` needs to run it again from the start (no resume)."""
     with open(path, "w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+        yaml.safe_dump(config.run_dict(), f, sort_keys=False)

@@ -63,8 +63,8 @@ class CachedDataset(Dataset):
 def train_transform(config: TrainConfig) -> Optional[Callable]:
     """Random scale, crop (label padded with void), flip and optional jitter, as the config says.
 
-    crop_size 0 keeps whole images (then scale_min = scale_max = 1 keeps batches of equal size);
-    None when nothing is random.
+    crop_size 0 keeps whole (scaled) images; the trainer's pad_collate pads each batch to its largest
+    image. None when nothing is random.
     """
     from swiftnet_ros.data import transforms as T
 
@@ -92,6 +92,7 @@ def build_datasets(config: TrainConfig) -> Tuple[Dataset, Dataset, DatasetInfo]:
 
         train = build_dataset(config.dataset, config.root, config.train_split, transform=own)
         val = build_dataset(config.dataset, config.root, config.val_split)
+        check_labels(train, val)
     if config.cache:
         train, val = CachedDataset(train, transform), CachedDataset(val)
     info = DatasetInfo.of(train)
@@ -114,7 +115,31 @@ def build_eval_dataset(name: str, root: Optional[str] = None, split: str = "val"
         from swiftnet_ros.data.datasets import build_dataset
 
         dataset = build_dataset(name, root, split)
+        check_labels(dataset)
     return dataset, DatasetInfo.of(dataset)
+
+
+def check_labels(*datasets: Dataset) -> None:
+    """Up-front label check of folder datasets (your own labels: class ids beyond the class list and
+    labels of another size than their image are likely). The public releases are read as they come:
+    their samples are checked as they load."""
+    from swiftnet_ros.data.datasets import FolderDataset
+
+    for dataset in datasets:
+        if isinstance(dataset, FolderDataset):
+            dataset.check_files()
+
+
+def loader_error(error: BaseException) -> str:
+    """The one-line message of an error raised while loading a sample. A DataLoader worker's error
+    reaches the main process with the worker's traceback in its text: keep its last line, the
+    dataset's own message (which names the file)."""
+    text = str(error).strip()
+    if "Original Traceback" in text:
+        last = text.splitlines()[-1]
+        prefix = type(error).__name__ + ": "
+        text = last[len(prefix):] if last.startswith(prefix) else last
+    return " ".join(text.split()) or type(error).__name__
 
 
 def _size(size: Optional[Sequence[int]]) -> dict:

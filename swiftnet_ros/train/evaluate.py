@@ -5,6 +5,7 @@ inference (swiftnet_ros.infer.multiscale) average the class probabilities over s
 1.25, 1.5 in the paper).
 """
 
+import os
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -85,5 +86,6 @@ def plot_per_class_iou(per_class_iou: Dict[str, Optional[float]], palette: Any, 
     ax.set_xlabel("IoU")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -4,6 +4,7 @@ The ImageNet-initialised encoder learns 4x slower (lr 1e-4, weight decay 2.5e-5)
 initialised decoder (lr 4e-4, weight decay 1e-4); both anneal to min_lr along a cosine.
 """
 
+import math
 from typing import Sequence
 
 import torch
@@ -40,3 +41,29 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
     if total_steps < 1:
         raise ValueError("total_steps must be >= 1, got {}".format(total_steps))
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=min_lr)
+
+
+def cosine_lr(base_lr: float, min_lr: float, step: int, total_steps: int) -> float:
+    """The cosine schedule's value after ``step`` of ``total_steps`` steps (min_lr from the end on)."""
+    t = min(step, total_steps) / total_steps
+    return min_lr + (base_lr - min_lr) * (1 + math.cos(math.pi * t)) / 2
+
+
+def replan_cosine(scheduler: torch.optim.lr_scheduler.CosineAnnealingLR, total_steps: int, step: int,
+                  min_lr: float, base_lrs: Sequence[float]) -> None:
+    """Move a restored schedule onto a new plan (another length, minimum or base lrs) at ``step``.
+
+    Every group's lr becomes the new cosine's value at ``step``, so the schedule's own updates carry
+    on along that cosine and reach min_lr after total_steps (a schedule kept at its old length would
+    run past its end and climb again).
+    """
+    if total_steps < 1:
+        raise ValueError("total_steps must be >= 1, got {}".format(total_steps))
+    scheduler.T_max = total_steps
+    scheduler.eta_min = min_lr
+    scheduler.base_lrs = [float(lr) for lr in base_lrs]
+    scheduler.last_epoch = step
+    for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
+        group["initial_lr"] = base
+        group["lr"] = cosine_lr(base, min_lr, step, total_steps)
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]

@@ -6,17 +6,26 @@ resume: model, optimiser, scheduler, AMP scaler, epoch, best mIoU, history), bes
 with the best validation mIoU, optionally fp16), history.json, per_class_iou.png and tb/ (TensorBoard
 scalars train/loss, train/lr, val/miou, val/pixel_accuracy).
 
+Nothing is written before every start-up check has passed (the log lines of the set-up are kept in
+memory until then): a run that fails at start leaves no config.yaml or train.log. A failure during
+training is logged into train.log as one line and raised as TrainingError; Ctrl-C (SIGINT) keeps
+the last completed epoch's last.pt, writes history.json, the chart and a last train.log line that
+says how to resume, then re-raises KeyboardInterrupt.
+
 Randomness: every epoch reseeds torch, numpy and random from (seed, epoch, rank), so the epoch
 number stored in last.pt restores the random stream exactly: a resumed run makes the same crops,
 flips and batch order as an uninterrupted one, on any number of processes.
 """
 
+import contextlib
 import copy
 import json
 import logging
+import logging.handlers
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -29,15 +38,23 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from swiftnet_ros.data.transforms import pad_collate
+from swiftnet_ros.fields import ConfigError
 from swiftnet_ros.infer.backend import resolve_device
 from swiftnet_ros.model import build_model, load_model, save_checkpoint
+from swiftnet_ros.model.checkpoints import read_checkpoint
 from swiftnet_ros.train.config import TrainConfig, save_config
-from swiftnet_ros.train.data import DatasetInfo, build_datasets
+from swiftnet_ros.train.data import DatasetInfo, build_datasets, loader_error
 from swiftnet_ros.train.evaluate import evaluate, plot_per_class_iou
 from swiftnet_ros.train.losses import build_loss
-from swiftnet_ros.train.optim import build_optimizer, build_scheduler
+from swiftnet_ros.train.optim import build_optimizer, build_scheduler, replan_cosine
 
 LOG = logging.getLogger("swiftnet_ros.train")
+
+
+class TrainingError(RuntimeError):
+    """Training stopped by a failure after it started (a bad sample, a non-finite loss, a full disk);
+    the one-line message is also the last line of train.log."""
 
 
 @dataclass
@@ -76,6 +93,35 @@ def _worker_init(worker_id: int) -> None:
     random.seed(seed)
 
 
+def stored_config(path: str) -> Dict[str, Any]:
+    """The training config a last.pt was written with, so that ``--resume last.pt`` needs nothing else."""
+    data = read_checkpoint(path)
+    state = data.get("train_state") if isinstance(data, dict) else None
+    if not isinstance(state, dict) or not isinstance(state.get("train_config"), dict):
+        raise ConfigError("resume checkpoint {!r} has no training state; expected a last.pt written by "
+                          "swiftnet-ros train".format(path))
+    values = dict(state["train_config"])
+    values.pop("resume", None)
+    return values
+
+
+def check_out_dir(path: str) -> None:
+    """out_dir is a writable folder or can be made one (checked before any work, nothing created)."""
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise ConfigError("out_dir={!r} is a file; expected a folder (created if missing)".format(path))
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError("out_dir={!r} is not writable; expected a folder this user can write".format(
+                path))
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError("out_dir={!r} cannot be created ({!r} is not a writable folder); expected a "
+                          "folder that can be made".format(path, parent))
+
+
 def select_device(name: str, local_rank: int = 0) -> torch.device:
     """infer's device parsing ("auto" | "cpu" | "cuda" | "cuda:N"), with a bare "cuda" meaning this
     process's GPU (LOCAL_RANK) under torchrun."""
@@ -97,6 +143,32 @@ class Trainer:
                  progress: bool = True) -> None:
         self.cfg = config
         self.dist = DistInfo.from_env()
+        self.out_dir = config.out_dir
+        self.log_handler: Optional[logging.Handler] = None
+        self.writer = None
+        self.epochs_done = 0
+        # set-up log lines wait here until every start-up check has passed (then go into train.log)
+        self._startup_log = logging.handlers.MemoryHandler(capacity=1 << 20, flushLevel=logging.CRITICAL + 1)
+        if self.dist.is_main:
+            LOG.addHandler(self._startup_log)
+            if LOG.level == logging.NOTSET or LOG.level > logging.INFO:
+                LOG.setLevel(logging.INFO)
+        else:
+            LOG.setLevel(logging.WARNING)  # one voice: rank 0 logs progress
+        try:
+            self._set_up(train_set, val_set, info, progress)
+        finally:
+            LOG.removeHandler(self._startup_log)
+        if self.dist.is_main:
+            self._open_out_dir()
+        else:
+            self._startup_log.close()
+
+    def _set_up(self, train_set: Optional[Dataset], val_set: Optional[Dataset], info: Optional[DatasetInfo],
+                progress: bool) -> None:
+        config = self.cfg
+        if self.dist.is_main:
+            check_out_dir(config.out_dir)
         self.device = select_device(config.device, self.dist.local_rank)
         self.progress = progress and self.dist.is_main
         if config.sync_bn and self.device.type != "cuda":
@@ -114,15 +186,6 @@ class Trainer:
             train_set, val_set, info = build_datasets(config)
         self.train_set, self.val_set, self.info = train_set, val_set, info
         self.use_amp = bool(config.amp) and self.device.type == "cuda"
-        self.out_dir = config.out_dir
-        self.log_handler: Optional[logging.Handler] = None
-        if self.dist.is_main:
-            os.makedirs(self.out_dir, exist_ok=True)
-            self._attach_log_file()
-            save_config(config, os.path.join(self.out_dir, "config.yaml"))
-        else:
-            LOG.setLevel(logging.WARNING)  # one voice: rank 0 logs progress
-
         self.model = self._build_model()
         self.net = self.model  # what the training step calls: the model, or DDP around it
         if self.dist.distributed:
@@ -138,7 +201,7 @@ class Trainer:
                                           drop_last=len(train_set) >= world * config.batch_size)
         self.loader = DataLoader(train_set, batch_size=config.batch_size, sampler=self.sampler,
                                  num_workers=config.workers, worker_init_fn=_worker_init,
-                                 pin_memory=self.device.type == "cuda",
+                                 collate_fn=pad_collate, pin_memory=self.device.type == "cuda",
                                  drop_last=len(self.sampler) >= config.batch_size)
         if len(self.loader) == 0:
             raise ValueError("training set of {} samples gives no batch of {} per process".format(
@@ -156,12 +219,7 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         if config.resume:
             self._load_resume(config.resume)
-        self.writer = None
-        if self.dist.is_main:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(os.path.join(self.out_dir, "tb"),
-                                        purge_step=self._step(self.start_epoch))
+        self.epochs_done = self.start_epoch
 
     # ----------------------------------------------------------------------------------- set-up
     def _build_model(self) -> nn.Module:
@@ -172,12 +230,12 @@ class Trainer:
         if cfg.init_encoder and cfg.init_weights:
             raise ValueError("give init_encoder or init_weights, not both ({!r}, {!r})".format(
                 cfg.init_encoder, cfg.init_weights))
-        if cfg.init_encoder:
+        if cfg.init_encoder and not cfg.resume:
             from swiftnet_ros.model import load_encoder_weights
 
             load_encoder_weights(model, cfg.init_encoder)
             LOG.info("encoder initialised from ImageNet weights %s", cfg.init_encoder)
-        elif cfg.init_weights:
+        elif cfg.init_weights and not cfg.resume:
             saved, meta = load_model(cfg.init_weights)
             if saved.config.to_dict() != model.config.to_dict():
                 raise ValueError("init_weights {!r} holds model {} but this config builds {}".format(
@@ -185,17 +243,42 @@ class Trainer:
             model.load_state_dict(saved.float().state_dict())
             LOG.info("model initialised from %s (%s)", cfg.init_weights,
                      "mIoU {:.4f}".format(meta["miou"]) if "miou" in meta else "no recorded mIoU")
-        elif not cfg.resume:
+        elif not cfg.resume:  # a resumed run's weights come from its last.pt
             LOG.warning("training from scratch: no --init-encoder weights given, the encoder starts random "
                         "(ImageNet initialisation is worth about 7 mIoU on Cityscapes)")
         return model.to(self.device)
 
-    def _attach_log_file(self) -> None:
+    def _open_out_dir(self) -> None:
+        """After the start-up checks: out_dir, train.log (with the set-up's log lines), config.yaml,
+        best.pt of a run resumed into another folder, TensorBoard."""
+        os.makedirs(self.out_dir, exist_ok=True)
         self.log_handler = logging.FileHandler(os.path.join(self.out_dir, "train.log"))
         self.log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self._startup_log.setTarget(self.log_handler)
+        self._startup_log.close()  # flushes the set-up's lines into train.log
         LOG.addHandler(self.log_handler)
-        if LOG.level == logging.NOTSET or LOG.level > logging.INFO:
-            LOG.setLevel(logging.INFO)
+        save_config(self.cfg, os.path.join(self.out_dir, "config.yaml"))
+        self._carry_best_over()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(os.path.join(self.out_dir, "tb"), purge_step=self._step(self.start_epoch))
+
+    def _carry_best_over(self) -> None:
+        """A run resumed into another out_dir copies the old run's best.pt, so that the folder is
+        complete and the best.pt the log names exists even if no later epoch beats it."""
+        if not self.cfg.resume or self.best_metrics is None:
+            return
+        old = os.path.join(os.path.dirname(os.path.abspath(self.cfg.resume)), "best.pt")
+        new = os.path.join(self.out_dir, "best.pt")
+        if os.path.abspath(old) == os.path.abspath(new):
+            return
+        if os.path.isfile(old):
+            shutil.copy2(old, new)
+            LOG.info("copied the resumed run's best.pt (epoch %d) from %s", self.best_metrics["epoch"], old)
+        else:
+            LOG.warning("the resumed run's best.pt (epoch %d) is not at %s; best.pt here will hold the best "
+                        "of the epochs still to come", self.best_metrics["epoch"], old)
+            self.best_miou, self.best_metrics = -1.0, None
 
     def close(self) -> None:
         """Flush and detach the TensorBoard writer and the log file (finish() calls this)."""
@@ -217,10 +300,46 @@ class Trainer:
         LOG.info("training %s on %s: %d train / %d val samples, %d epochs x %d steps, %d process(es), %s%s",
                  self.model.config.name, cfg.dataset, len(self.train_set), len(self.val_set), cfg.epochs,
                  len(self.loader), self.dist.world_size, self.device, ", AMP" if self.use_amp else "")
-        for epoch in range(self.start_epoch, cfg.epochs):
-            self.run_epoch(epoch)
+        try:
+            for epoch in range(self.start_epoch, cfg.epochs):
+                self.run_epoch(epoch)
+        except KeyboardInterrupt:
+            # an epoch interrupted before its last.pt was saved will run again on resume: leave it out
+            self.history = [h for h in self.history if h["epoch"] <= self.epochs_done]
+            self._wrap_up(self._interrupted_line())
+            raise
+        except Exception as exc:
+            message = "training failed in epoch {}: {}".format(self.epochs_done + 1, loader_error(exc))
+            if self.log_handler is not None:  # the command prints the line; train.log keeps it too
+                self.log_handler.handle(LOG.makeRecord(LOG.name, logging.ERROR, __file__, 0, message, (),
+                                                       None))
+            with contextlib.suppress(Exception):  # best effort: the failure itself is what to report
+                self._wrap_up(None)
+            raise TrainingError(message) from exc
         self.finish()
         return self.best_metrics or {}
+
+    def _interrupted_line(self) -> str:
+        """What an interrupted run tells: the epochs it kept and the command that continues it."""
+        last = os.path.join(self.out_dir, "last.pt")
+        if not os.path.isfile(last) and self.cfg.resume:
+            last = self.cfg.resume  # resumed into a new folder and no epoch completed there yet
+        if self.epochs_done == 0 or not os.path.isfile(last):
+            return "interrupted in epoch {}, before any epoch completed; nothing to resume from".format(
+                self.epochs_done + 1)
+        return "interrupted after epoch {}; resume with: swiftnet-ros train --resume {}".format(
+            self.epochs_done, last)
+
+    def _wrap_up(self, line: Optional[str]) -> None:
+        """After an interruption or a failure: history.json and the chart for the epochs that ran, then
+        ``line`` as train.log's last line. No barrier: the other processes may be gone."""
+        try:
+            if self.dist.is_main:
+                self._write_results()
+            if line:
+                LOG.warning("%s", line)
+        finally:
+            self.close()
 
     def run_epoch(self, epoch: int) -> None:
         """Train one epoch, evaluate when due, save last.pt (and best.pt on a new best mIoU)."""
@@ -240,6 +359,7 @@ class Trainer:
             LOG.info("epoch %d/%d: loss %.4f, lr %.2e%s (%.0f s)", epoch + 1, self.cfg.epochs, loss,
                      entry["lr"], miou, entry["seconds"])
             self._save_last(epoch)
+        self.epochs_done = epoch + 1  # the epochs that last.pt holds
         self._barrier()
 
     def train_epoch(self, epoch: int) -> float:
@@ -298,18 +418,23 @@ class Trainer:
     def finish(self) -> None:
         """After the last epoch: per-class IoU chart of the best evaluation, history.json, close logs."""
         if self.dist.is_main:
+            self._write_results()
             if self.best_metrics is not None:
-                plot_per_class_iou(self.best_metrics["per_class_iou"], self.info.palette,
-                                   os.path.join(self.out_dir, "per_class_iou.png"),
-                                   title="{} epoch {}: mIoU {:.1%}".format(self.model.config.name,
-                                                                          self.best_metrics["epoch"],
-                                                                          self.best_metrics["miou"]))
                 LOG.info("best mIoU %.4f at epoch %d -> %s", self.best_metrics["miou"],
                          self.best_metrics["epoch"], os.path.join(self.out_dir, "best.pt"))
-            with open(os.path.join(self.out_dir, "history.json"), "w") as f:
-                json.dump({"history": self.history, "best": _jsonable(self.best_metrics)}, f, indent=1)
         self.close()
         self._barrier()
+
+    def _write_results(self) -> None:
+        """history.json of the epochs that ran and the per-class IoU chart of the best evaluation."""
+        if self.best_metrics is not None:
+            plot_per_class_iou(self.best_metrics["per_class_iou"], self.info.palette,
+                               os.path.join(self.out_dir, "per_class_iou.png"),
+                               title="{} epoch {}: mIoU {:.1%}".format(self.model.config.name,
+                                                                      self.best_metrics["epoch"],
+                                                                      self.best_metrics["miou"]))
+        with open(os.path.join(self.out_dir, "history.json"), "w") as f:
+            json.dump({"history": self.history, "best": _jsonable(self.best_metrics)}, f, indent=1)
 
     # ------------------------------------------------------------------------------ checkpoints
     def _save_best(self, epoch: int) -> None:
@@ -317,7 +442,7 @@ class Trainer:
         if self.cfg.save_fp16:
             model = copy.deepcopy(self.model).half()
         extra = {"epoch": epoch + 1, "miou": self.best_miou,
-                 "pixel_accuracy": self.best_metrics["pixel_accuracy"], "train_config": self.cfg.to_dict(),
+                 "pixel_accuracy": self.best_metrics["pixel_accuracy"], "train_config": self.cfg.run_dict(),
                  "weights_dtype": "float16" if self.cfg.save_fp16 else "float32"}
         save_checkpoint(os.path.join(self.out_dir, "best.pt"), model, self.info.class_names,
                                self.info.palette, extra)
@@ -332,7 +457,7 @@ class Trainer:
             "best_metrics": _jsonable(self.best_metrics),
             "history": self.history,
             "rng_seed": self.cfg.seed,
-            "train_config": self.cfg.to_dict(),
+            "train_config": self.cfg.run_dict(),
         }
         save_checkpoint(os.path.join(self.out_dir, "last.pt"), self.model, self.info.class_names,
                                self.info.palette, {"train_state": state})
@@ -351,15 +476,37 @@ class Trainer:
         if state["rng_seed"] != self.cfg.seed:
             LOG.warning("resuming with seed %d; %r was trained with seed %d", self.cfg.seed, path,
                         state["rng_seed"])
+        done = int(state["epoch"])
+        if done >= self.cfg.epochs:
+            raise ConfigError("epochs={} but resume checkpoint {!r} has completed {} epochs; expected epochs "
+                              "> {} to train on".format(self.cfg.epochs, path, done, done))
         self.model.load_state_dict(saved.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch = int(state["epoch"])
+        self.start_epoch = done
         self.best_miou = float(state["best_miou"])
         self.best_metrics = state["best_metrics"]
         self.history = list(state["history"])
         LOG.info("resumed from %s after epoch %d (best mIoU %.4f)", path, self.start_epoch, self.best_miou)
+        self._replan_schedule(state.get("train_config") or {})
+
+    def _replan_schedule(self, stored: Dict[str, Any]) -> None:
+        """The restored schedule, re-planned when this run's plan differs from the checkpoint's (more or
+        fewer epochs, another batch size, min_lr or lr): the cosine of this run's epochs, at this epoch,
+        so that the lr reaches min_lr at the last epoch."""
+        cfg, sched = self.cfg, self.scheduler
+        step = self._step(self.start_epoch)
+        base_lrs = [cfg.lr, cfg.encoder_lr]
+        if (sched.T_max, sched.eta_min, list(sched.base_lrs), sched.last_epoch) == (
+                self.total_steps, cfg.min_lr, base_lrs, step):
+            return
+        before = self.optimizer.param_groups[0]["lr"]
+        replan_cosine(sched, self.total_steps, step, cfg.min_lr, base_lrs)
+        LOG.info("schedule re-planned: cosine over %d epochs x %d steps (the checkpoint's plan: %s epochs), "
+                 "lr %.2e (was %.2e) at the start of epoch %d, %.2e at the end of epoch %d", cfg.epochs,
+                 len(self.loader), stored.get("epochs", "?"), self.optimizer.param_groups[0]["lr"], before,
+                 self.start_epoch + 1, cfg.min_lr, cfg.epochs)
 
     def _barrier(self) -> None:
         if self.dist.distributed:

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
 
 def _evaluate_args(out, seed, num):
     return ["evaluate", "--weights", os.path.join(out, "best.pt"), "--dataset", "synthetic", "--seed", seed,
-            "--num", num, "--size", str(SIZE[0]), str(SIZE[1]), "--workers", "0", "--threads", "1",
+            "--num", num, "--size", "{}x{}".format(SIZE[1], SIZE[0]), "--workers", "0", "--threads", "1",
             "--no-progress"]
 
 
@@ -139,7 +139,7 @@ def test_evaluate_rejects_a_model_for_other_classes(tmp_path, capsys):
     model = build_model("mnv2", num_classes=3)
     path = str(tmp_path / "three.pt")
     save_checkpoint(path, model, ["a", "b", "c"], [[0, 0, 0], [1, 1, 1], [2, 2, 2]])
-    assert main(["evaluate", "--weights", path, "--dataset", "synthetic", "--num", "1", "--size", "64", "128",
+    assert main(["evaluate", "--weights", path, "--dataset", "synthetic", "--num", "1", "--size", "128x64",
                  "--workers", "0", "--no-progress"]) == 2
     assert "predicts 3 classes but dataset synthetic has 19" in capsys.readouterr().err
     assert main(["evaluate", "--weights", str(tmp_path / "missing.pt"), "--dataset", "synthetic"]) == 2

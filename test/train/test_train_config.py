@@ -75,7 +75,7 @@ def test_cli_flags_map_onto_config_fields(tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text("dataset: synthetic\nmodel: mnv2\nepochs: 7\n")
     args = parser.parse_args(["--config", str(path), "--epochs", "2", "--upsample", "nearest", "--blend",
-                              "1x1", "--size", "64", "128", "--no-flip", "--save-fp16",
+                              "1x1", "--size", "128x64", "--no-flip", "--save-fp16",
                               "--init-encoder", "rn.pth"])
     c = train_cli.config_from_args(args)
     assert (c.model, c.epochs, c.upsample, c.blend, c.size) == ("mnv2", 2, "nearest", "1x1", [64, 128])

@@ -527,12 +527,21 @@ def _install_sigterm_handler() -> None:
 
 
 def _ignore_repeated_interrupts() -> None:
-    """Once shutting down, let further SIGINTs pass: a terminal's Ctrl-C reaches the node twice under
-    ``ros2 launch`` (the terminal signals the whole process group, then launch forwards its own), and
-    the second one must not raise KeyboardInterrupt inside destroy_node. A Python handler that does
-    nothing, not SIG_IGN: rclpy's shutdown restores the interpreter's handler, which then calls this."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda signum, frame: None)
+    """Once shutting down: rclpy's signal handlers out, then further SIGINTs and SIGTERMs pass.
+
+    rclpy hands each signal to a thread of its own that triggers the executors' guard conditions,
+    which executor.shutdown() frees: a signal's thread still at work then touches freed memory (exit
+    -11 at Ctrl-C, about 1 run in 20). Uninstalling the handlers first waits for that thread. A
+    terminal's Ctrl-C reaches the node twice under ``ros2 launch`` (the terminal signals the whole
+    process group, then launch forwards its own): the second one must not raise KeyboardInterrupt
+    inside destroy_node. Python handlers that do nothing, not SIG_IGN: rclpy's shutdown restores the
+    interpreter's handler, which then calls them. The shutdown that follows is bounded (os._exit)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if hasattr(rclpy, "signals") and hasattr(rclpy.signals, "uninstall_signal_handlers"):
+        rclpy.signals.uninstall_signal_handlers()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, frame: None)
 
 
 def _load_in_background(node: SegmentationNode) -> Optional[BaseException]:
@@ -587,6 +596,9 @@ def run(argv: Optional[List[str]] = None) -> int:
         failure = _load_in_background(node)
         if failure is not None:
             return _fatal(failure)
+        # the executor before "ready": a Ctrl-C right after that line lands in spin's handler
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
         node.start()
     except (KeyboardInterrupt, ExternalShutdownException):
         _ignore_repeated_interrupts()
@@ -595,15 +607,16 @@ def run(argv: Optional[List[str]] = None) -> int:
         return 0
     except Exception as exc:
         return _fatal(exc)
-    spin(node)
+    spin(node, executor=executor)
     return 0
 
 
-def spin(node: Any, done: Callable[[], bool] = lambda: False) -> None:
+def spin(node: Any, done: Callable[[], bool] = lambda: False, executor: Optional[Any] = None) -> None:
     """Spin ``node`` (plain or managed) until SIGINT / SIGTERM or ``done()``; then stop its worker,
-    destroy it and shut rclpy down."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    destroy it and shut rclpy down. ``executor``: one that ``node`` was added to already."""
+    if executor is None:
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
     try:
         # spin_once with a timeout, not spin(): a shutdown by signal is noticed within 0.1 s even if
         # its wake-up of the executor is missed

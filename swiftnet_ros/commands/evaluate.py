@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         model = OnnxModule(args.weights, threads=args.threads)
         meta = model.meta
         args.size = args.size or list(meta["input_size"])  # synthetic scenes at the file's fixed size
+        args.workers = 0  # no DataLoader fork once ONNX Runtime's threads run: a forked worker can deadlock
     else:
         model, meta = load_model(args.weights)
         model.float()  # fp16-stored weights evaluate in fp32

@@ -83,7 +83,7 @@ def calibration_images(source: str, num: int, seed: int, topic: str) -> Tuple[Im
             for i, message in enumerate(iter_messages(source, [topic])):
                 if i >= count:
                     return
-                yield image_to_array(deserialize(message))
+                yield image_to_array(deserialize(message)).copy()  # a writable array of its own
 
         return frames, count, "{} frames of bag {} ({})".format(count, source, topic)
     from swiftnet_ros.data.datasets import read_image

@@ -1,10 +1,14 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename, so that an interrupted
-export, engine build or training run never leaves a partial file under the final name."""
+"""Files: the image files this package reads, and atomic writes (a temporary file in the same folder,
+then a rename, so that an interrupted export, engine build or training run never leaves a partial
+file under the final name)."""
 
 import contextlib
 import json
 import os
 from typing import Iterator
+
+# image files OpenCV decodes for us: folder datasets, `segment` inputs, int8 calibration folders
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 @contextlib.contextmanager

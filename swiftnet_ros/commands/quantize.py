@@ -14,7 +14,7 @@ from typing import Callable, Iterator, List, Tuple
 import numpy as np
 
 from swiftnet_ros.commands.main import UsageError
-from swiftnet_ros.commands.segment import IMAGE_SUFFIXES
+from swiftnet_ros.files import IMAGE_SUFFIXES
 
 SYNTHETIC = "synthetic"
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from swiftnet_ros.commands.checks import check_output_folder, resolve_weights
 from swiftnet_ros.commands.main import RunError, UsageError
+from swiftnet_ros.files import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 # one input: kind "image" | "video", its path, the output stem relative to OUT

@@ -14,11 +14,11 @@ import numpy as np
 import yaml
 from torch.utils.data import Dataset
 
+from swiftnet_ros.files import IMAGE_SUFFIXES
+
 from .base import LabelledDataset
 from .labels import CAMVID32_LABELS, VOID, LabelSet, color_to_train_id, get_label_set
 from .synthetic import SyntheticDataset
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 
 
 def _found(path: str, limit: int = 8) -> str:
@@ -284,10 +284,10 @@ class FolderDataset(SegmentationDataset):
         for dirpath, dirnames, filenames in os.walk(image_dir):
             dirnames.sort()
             images += [os.path.join(dirpath, n) for n in sorted(filenames)
-                       if n.lower().endswith(IMAGE_EXTENSIONS)]
+                       if n.lower().endswith(IMAGE_SUFFIXES)]
         if not images:
             raise FileNotFoundError("no images: looked for {}/**/*{{{}}}; {}".format(
-                image_dir.rstrip("/"), ",".join(IMAGE_EXTENSIONS), _found(image_dir.rstrip("/"))))
+                image_dir.rstrip("/"), ",".join(IMAGE_SUFFIXES), _found(image_dir.rstrip("/"))))
         files, missing = [], []
         for path in images:
             rel = os.path.splitext(os.path.relpath(path, image_dir))[0] + ".png"

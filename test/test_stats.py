@@ -2,7 +2,7 @@
 
 import pytest
 
-from swiftnet_ros.ros.pipeline import LatencyWindow
+from swiftnet_ros.ros.plumbing import LatencyWindow
 from swiftnet_ros.stats import percentile
 
 

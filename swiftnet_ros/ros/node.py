@@ -68,7 +68,7 @@ from swiftnet_ros.ros.params import (
     parameter_names,
     resolve_weights,
 )
-from swiftnet_ros.ros.pipeline import FrameSlot, InputWatch, NodeStats, Throttle, quiet_input_message
+from swiftnet_ros.ros.plumbing import FrameSlot, InputWatch, NodeStats, Throttle, quiet_input_message
 
 try:  # vision_msgs is optional: without it the node runs, with label_info off (it says so once)
     from vision_msgs.msg import LabelInfo, VisionClass

@@ -5,7 +5,7 @@ import pytest
 import rclpy
 from node_helpers import FAST_MODEL, ros_init, running_node, sample_image, unique_namespace
 
-from swiftnet_ros.ros.pipeline import INPUT_QUIET_S
+from swiftnet_ros.ros.plumbing import INPUT_QUIET_S
 from swiftnet_ros.tools.camera_encoding import rgb_to_image_fields
 
 pytestmark = pytest.mark.processes

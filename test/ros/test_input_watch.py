@@ -1,7 +1,7 @@
 """InputWatch: diagnostics warn when a matched publisher's frames do not arrive (large frames under
 best-effort QoS are lost whole by the transport), and say what to set."""
 
-from swiftnet_ros.ros.pipeline import BEST_EFFORT_FRAME_LIMIT_KIB, InputWatch, NodeStats, quiet_input_message
+from swiftnet_ros.ros.plumbing import BEST_EFFORT_FRAME_LIMIT_KIB, InputWatch, NodeStats, quiet_input_message
 
 
 def test_quiet_only_while_publishers_are_matched_and_no_frame_came_for_the_period():

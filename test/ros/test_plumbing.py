@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from swiftnet_ros.ros.pipeline import FrameSlot, LatencyWindow, NodeStats, RateMeter, Throttle
+from swiftnet_ros.ros.plumbing import FrameSlot, LatencyWindow, NodeStats, RateMeter, Throttle
 
 
 def test_slot_keeps_only_the_newest_frame_and_counts_drops():

@@ -1,12 +1,21 @@
 """Shared test set-up: this test process and the ROS 2 processes it starts get a DDS domain of their
 own, discovery on this machine only and Fast DDS's LARGE_DATA transports (large images between
-processes need them)."""
+processes need them). Build-cache entries (ONNX exports that `backend: auto` makes on a CPU)
+go to a folder of this test run's own, removed at its end, never to ~/.cache."""
+
+import atexit
+import os
+import shutil
+import tempfile
 
 import pytest
 
+from swiftnet_ros.infer.cache import CACHE_DIR_VARIABLE
 from swiftnet_ros.tools.processes import isolate
 
 DOMAIN_ID = isolate()  # before any test imports rclpy: one domain for this whole test process
+CACHE_DIR = os.environ[CACHE_DIR_VARIABLE] = tempfile.mkdtemp(prefix="swiftnet-test-cache-")
+atexit.register(shutil.rmtree, CACHE_DIR, True)  # the node processes inherit the variable
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import torch
 
 from swiftnet_ros.files import write_bytes_atomic
 from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
+from swiftnet_ros.infer.cache import default_cache_dir
 from swiftnet_ros.infer.options import DEFAULT_WORKSPACE_MB, TensorRTOptions
 
 LOG = logging.getLogger(__name__)
@@ -35,11 +36,6 @@ def import_tensorrt() -> object:
                            "and as NVIDIA's tensorrt wheels on desktops; use backend 'torch' or "
                            "'onnxruntime' instead".format(error)) from None
     return tensorrt
-
-
-def default_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "swiftnet_ros", "engines")
 
 
 def parse_version(version: str) -> Tuple[int, ...]:

@@ -15,7 +15,14 @@ from swiftnet_ros.files import write_bytes_atomic
 LOG = logging.getLogger(__name__)
 
 
+CACHE_DIR_VARIABLE = "SWIFTNET_ROS_CACHE_DIR"
+
+
 def default_cache_dir() -> str:
+    """$SWIFTNET_ROS_CACHE_DIR (the tests point it at a folder of their own), else
+    $XDG_CACHE_HOME/swiftnet_ros/engines, else ~/.cache/swiftnet_ros/engines."""
+    if os.environ.get(CACHE_DIR_VARIABLE):
+        return os.environ[CACHE_DIR_VARIABLE]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "swiftnet_ros", "engines")
 

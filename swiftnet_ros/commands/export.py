@@ -1,4 +1,6 @@
-"""``swiftnet-ros export --weights W --size WxH [--opset 13] [--fp16] [--argmax host|in_graph] -o M.onnx``
+"""``swiftnet-ros export --weights W --size WxH [--opset 13] [--fp16] [--argmax MODE] -o M.onnx``
+
+MODE: host (the default), in_graph or host_stride4 (``infer/options.ARGMAX_MODES`` says what each does).
 
 Sizes are WIDTHxHEIGHT, as in the paper (1024x512 = 1024 wide, 512 high).
 """
@@ -9,7 +11,7 @@ import os
 from swiftnet_ros.commands.checks import check_output_file, resolve_weights
 from swiftnet_ros.commands.main import UsageError
 from swiftnet_ros.infer.export import export_onnx
-from swiftnet_ros.infer.options import ARGMAX_MODES, check_export
+from swiftnet_ros.infer.options import ARGMAX_MODES, HOST, check_export
 from swiftnet_ros.sizes import parse_size
 
 
@@ -20,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="input size WIDTHxHEIGHT, e.g. 1024x512 (default: the config's input_size)")
     parser.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13: TensorRT 8.2's limit)")
     parser.add_argument("--fp16", action="store_true", help="half-precision weights and input")
-    parser.add_argument("--argmax", choices=ARGMAX_MODES, default="host",
-                        help="host: output logits, argmax at run time; in_graph: output int32 labels")
+    parser.add_argument("--argmax", choices=ARGMAX_MODES, default=HOST,
+                        help="host (default): output logits, argmax at run time; in_graph: output int32 "
+                             "labels; host_stride4: output the stride-4 logits, resize and argmax at run "
+                             "time (onnxruntime; the fastest on a CPU)")
     parser.add_argument("-o", "--output", required=True, help="ONNX file to write")
 
 

@@ -12,7 +12,9 @@ from typing import Optional, Tuple
 import torch
 
 from swiftnet_ros.infer.options import PRECISIONS
-from swiftnet_ros.infer.postprocess import labels_and_confidence
+from swiftnet_ros.infer.postprocess import bilinear_argmax, labels_and_confidence, nearest_argmax
+from swiftnet_ros.model.blocks import resize
+from swiftnet_ros.model.config import UPSAMPLE_MODES
 
 DEVICE_NAMES = "auto, cpu, cuda or cuda:N"
 
@@ -108,23 +110,56 @@ class Backend:
 
 class StaticGraphBackend(Backend):
     """An exported graph (ONNX model, TensorRT engine): subclasses implement ``_run``, which returns
-    the graph's output (scores, or labels where the graph ends in an argmax) in a reused buffer."""
+    the graph's output (scores, or labels where the graph ends in an argmax) in a reused buffer.
+
+    ``upsample``: None where the graph's scores are at the input size; the model's resize mode where
+    the graph stops at the stride-4 logits (``--argmax host_stride4``). Those are then resized as in
+    the model for ``logits`` and the confidence, and ``labels`` takes the exact argmax of their resize
+    without resizing every class map (``postprocess.py``), on the backend's device.
+    """
 
     graph_kind = "graph"  # how errors name it: "ONNX model", "engine"
 
+    def __init__(self, device: torch.device, precision: str, num_classes: int,
+                 fixed_size: Optional[Tuple[int, int]] = None, outputs_labels: bool = False,
+                 upsample: Optional[str] = None) -> None:
+        super().__init__(device, precision, num_classes, fixed_size=fixed_size, outputs_labels=outputs_labels)
+        if upsample is not None and upsample not in UPSAMPLE_MODES:
+            raise ValueError("upsample {!r}: expected the model's resize mode, one of {}"
+                             .format(upsample, ", ".join(UPSAMPLE_MODES)))
+        if upsample is not None and outputs_labels:
+            raise ValueError("this {} ends in an argmax: it has no stride-4 logits to resize"
+                             .format(self.graph_kind))
+        self.upsample = upsample
+
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _scores(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """float class scores at the input size from the graph's output ``out``: as they are, or (stride-4
+        logits) resized as in the model."""
+        scores = out.float()
+        if self.upsample is not None:
+            scores = resize(scores, (int(x.shape[-2]), int(x.shape[-1])), self.upsample)
+        return scores
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         if self.outputs_labels:
             raise ValueError("this {} ends in an argmax (exported with --argmax in_graph): it has no "
                              "class scores for multi-scale or ensemble inference".format(self.graph_kind))
-        return self._run(x).float().clone()  # the bound output buffer is reused by the next call
+        out = self._run(x)
+        scores = self._scores(out, x)
+        # the bound output buffer is reused by the next call
+        return scores.clone() if scores.data_ptr() == out.data_ptr() else scores
 
     def labels(self, x: torch.Tensor) -> torch.Tensor:
         out = self._run(x)
         if self.outputs_labels:
             return out.to(torch.uint8)
+        if self.upsample is not None:
+            size = (int(x.shape[-2]), int(x.shape[-1]))
+            sparse = nearest_argmax if self.upsample == "nearest" else bilinear_argmax
+            return sparse(out, size).to(torch.uint8)
         return out.argmax(1).to(torch.uint8)
 
     def labels_confidence(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -132,4 +167,4 @@ class StaticGraphBackend(Backend):
             raise ValueError("this {} ends in an argmax (exported with --argmax in_graph): it has no class "
                              "scores for a confidence map; export it with --argmax host"
                              .format(self.graph_kind))
-        return labels_and_confidence(self._run(x))  # on the device, from the bound output buffer
+        return labels_and_confidence(self._scores(self._run(x), x))  # on the device

@@ -1,7 +1,9 @@
 """ONNX Runtime backend: CPU here; the CUDA and TensorRT execution providers when they are available.
 
 Inputs and outputs are bound with I/O binding straight to torch tensors on the backend's device,
-so nothing is copied through numpy and the argmax runs on the device that ran the model.
+so nothing is copied through numpy and the argmax runs on the device that ran the model. A graph
+that stops at the stride-4 logits (metadata output ``logits_stride4``) gets its resize and argmax
+there too (``StaticGraphBackend``).
 """
 
 from typing import Any, List, Optional, Sequence, Tuple
@@ -10,7 +12,10 @@ import numpy as np
 import torch
 
 from swiftnet_ros.infer.backend import StaticGraphBackend, check_precision
+from swiftnet_ros.infer.metadata import LABELS, stride4_upsample
 from swiftnet_ros.infer.options import INT8, OnnxRuntimeOptions, make_options
+
+SPINNING_KEY = "session.intra_op.allow_spinning"  # ONNX Runtime >= 1.8's session config entry
 
 _ONNX_TO_TORCH = {
     "tensor(float)": torch.float32,
@@ -53,7 +58,9 @@ def _static_shape(shape: Sequence[object]) -> Optional[Tuple[int, ...]]:
 
 class OnnxRuntimeBackend(StaticGraphBackend):
     """Runs an ONNX model (path or bytes) with onnxruntime; ``options``: ``OnnxRuntimeOptions`` fields
-    (threads, optimization, providers; its export options concern the registry's export, not this)."""
+    (threads, optimization, providers, spinning; its export options concern the registry's export, not
+    this). How the output is read (logits, labels, stride-4 logits) comes from the model's metadata;
+    a plain ONNX file without it is taken by its output's type: integers are labels, floats scores."""
 
     name = "onnxruntime"
     graph_kind = "ONNX model"
@@ -77,6 +84,7 @@ class OnnxRuntimeBackend(StaticGraphBackend):
         session_options.inter_op_num_threads = 1
         session_options.log_severity_level = 3  # errors: not a warning per constant the optimiser folds
         session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session_options.add_session_config_entry(SPINNING_KEY, "1" if self.options.spinning else "0")
         if providers is None:
             providers = select_providers(ort.get_available_providers(), device)
         source = model if isinstance(model, str) else bytes(model)
@@ -106,16 +114,21 @@ class OnnxRuntimeBackend(StaticGraphBackend):
         in_shape = _static_shape(inputs[0].shape)
         self.out_shape = _static_shape(outputs[0].shape)
         outputs_labels = self.output_dtype in (torch.int64, torch.int32, torch.uint8)
+        self.metadata = dict(session.get_modelmeta().custom_metadata_map)
+        upsample = stride4_upsample(self.metadata)
+        if upsample is not None and (outputs_labels or len(outputs[0].shape) != 4):
+            raise ValueError("the ONNX model's metadata says it outputs stride-4 logits, but its output is "
+                             "{} of shape {}; export it again".format(outputs[0].type, outputs[0].shape))
         if outputs_labels:
             num_classes = -1
         else:
             channels = outputs[0].shape[1] if len(outputs[0].shape) == 4 else None
             num_classes = channels if isinstance(channels, int) else -1
         fixed = (in_shape[2], in_shape[3]) if in_shape is not None else None
-        super().__init__(device, precision, num_classes, fixed_size=fixed, outputs_labels=outputs_labels)
+        super().__init__(device, precision, num_classes, fixed_size=fixed, outputs_labels=outputs_labels,
+                         upsample=upsample)
         self.session = session
         self.providers = session.get_providers()
-        self.metadata = dict(session.get_modelmeta().custom_metadata_map)
         self._binding = session.io_binding() if in_shape is not None and self.out_shape is not None else None
         self._out: Optional[torch.Tensor] = None
 
@@ -141,7 +154,10 @@ class OnnxRuntimeBackend(StaticGraphBackend):
         return self._out
 
     def describe(self) -> str:
-        return "onnxruntime {} ({})".format(self.precision, ", ".join(self.providers))
+        extras = [] if self.options.spinning else ["no spinning"]
+        if self.upsample is not None:
+            extras.append("stride-4 logits, exact {} argmax".format(self.upsample))
+        return "onnxruntime {} ({})".format(self.precision, ", ".join(self.providers + extras))
 
 
 class OnnxModule(torch.nn.Module):
@@ -156,7 +172,7 @@ class OnnxModule(torch.nn.Module):
 
         super().__init__()
         self.meta = read_onnx_metadata(path)
-        if self.meta["output"] != "logits":
+        if self.meta["output"] == LABELS:
             raise ValueError("{} ends in an argmax (exported with --argmax in_graph): evaluation needs class "
                              "scores; export it with --argmax host".format(path))
         self.backend = OnnxRuntimeBackend(path, torch.device("cpu"), self.meta["precision"], threads=threads)

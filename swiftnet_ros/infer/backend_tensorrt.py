@@ -217,12 +217,17 @@ def gpu_name(device: torch.device) -> str:
 
 
 class TensorRTBackend(StaticGraphBackend):
-    """Runs a serialized engine (static 1 x 3 x H x W input) on a CUDA device."""
+    """Runs a serialized engine (static 1 x 3 x H x W input) on a CUDA device.
+
+    An engine whose scores are smaller than its input (built from an ``--argmax host_stride4`` export)
+    needs ``upsample``, the model's resize mode (its metadata's), to resize them; without it, it is refused.
+    """
 
     name = "tensorrt"
     graph_kind = "engine"
 
-    def __init__(self, engine_bytes: bytes, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, engine_bytes: bytes, device: torch.device, precision: str = "fp32",
+                 upsample: Optional[str] = None) -> None:
         trt = import_tensorrt()
         if device.type != "cuda":
             raise ValueError("the tensorrt backend needs a CUDA device, got {!r}".format(str(device)))
@@ -252,7 +257,13 @@ class TensorRTBackend(StaticGraphBackend):
         outputs_labels = self.output.dtype not in ("FLOAT", "HALF")
         num_classes = -1 if outputs_labels else int(self.output.shape[1])
         fixed = (self.input.shape[2], self.input.shape[3])
-        super().__init__(device, precision, num_classes, fixed_size=fixed, outputs_labels=outputs_labels)
+        stride4 = not outputs_labels and tuple(self.output.shape[2:]) != tuple(fixed)
+        if stride4 and upsample is None:
+            raise ValueError("this engine outputs stride-4 logits ({}, an --argmax host_stride4 export): the "
+                             "tensorrt backend runs --argmax host or in_graph exports; export it again with "
+                             "--argmax host".format("x".join(map(str, self.output.shape))))
+        super().__init__(device, precision, num_classes, fixed_size=fixed, outputs_labels=outputs_labels,
+                         upsample=upsample if stride4 else None)
         self._out = torch.empty(self.output.shape, dtype=_TORCH_DTYPES[self.output.dtype], device=device)
         self._bindings = [0] * len(specs)
 

@@ -3,9 +3,11 @@
 Opset 13 is the default because TensorRT 8.2 (JetPack 4.6, Jetson TX2) supports no newer one.
 The torch >= 2.5 default exporter (dynamo) needs onnxscript and emits newer opsets, so the
 TorchScript exporter is asked for explicitly where ``torch.onnx.export`` has a ``dynamo`` switch.
-``argmax="in_graph"`` ends the graph in ArgMax -> int32 labels (1 x H x W); "host" outputs
-float logits (1 x C x H x W) and leaves the argmax to the runtime (TensorRT 7/8 on Jetson had
-trouble with ArgMax, hence the choice).
+``argmax`` (``options.ARGMAX_MODES``) says where the graph ends: "host" outputs float logits
+(1 x C x H x W) and leaves the argmax to the runtime (TensorRT 7/8 on Jetson had trouble with
+ArgMax, hence the choice); "in_graph" ends in ArgMax -> int32 labels (1 x H x W); "host_stride4"
+outputs the stride-4 logits (1 x C x h x w, before the model's final resize), which the backend
+resizes, or takes the exact argmax of their resize from (``postprocess.py``), on its device.
 """
 
 import copy
@@ -19,19 +21,22 @@ import torch
 import torch.nn as nn
 
 from swiftnet_ros.files import write_bytes_atomic
-from swiftnet_ros.infer.metadata import encode_metadata, set_onnx_metadata
-from swiftnet_ros.infer.options import DEFAULT_OPSET, check_export
+from swiftnet_ros.infer.metadata import LABELS, LOGITS, LOGITS_STRIDE4, encode_metadata, set_onnx_metadata
+from swiftnet_ros.infer.options import DEFAULT_OPSET, HOST, HOST_STRIDE4, IN_GRAPH, check_export
+
+OUTPUT_OF_ARGMAX = {HOST: LOGITS, IN_GRAPH: LABELS, HOST_STRIDE4: LOGITS_STRIDE4}
+"""The graph output (metadata ``output``, also the output tensor's name) each argmax mode exports."""
 
 
 class _ExportWrapper(nn.Module):
-    def __init__(self, model: nn.Module, argmax: bool) -> None:
+    def __init__(self, model: nn.Module, output: str) -> None:
         super().__init__()
         self.model = model
-        self.argmax = argmax
+        self.output = output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.model(x)
-        if self.argmax:
+        logits = self.model(x, full_resolution=False) if self.output == LOGITS_STRIDE4 else self.model(x)
+        if self.output == LABELS:
             return logits.argmax(1).to(torch.int32)
         return logits
 
@@ -66,7 +71,7 @@ def cpu_has_fp16_kernels() -> bool:
 
 def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[str], palette: object,
                 path: Optional[str] = None, opset: int = DEFAULT_OPSET, fp16: bool = False,
-                argmax: str = "host", model_name: Optional[str] = None) -> bytes:
+                argmax: str = HOST, model_name: Optional[str] = None) -> bytes:
     """Export ``model`` at input_size = (height, width); returns the ONNX bytes and writes them to ``path``.
 
     The graph is checked with onnx.checker and carries class names, palette, input size, upsample
@@ -87,11 +92,11 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
                          "CPU kernels; PyTorch {} has none on the CPU: export fp32 (a TensorRT build with "
                          "fp16 makes an fp16 engine from it)".format(torch.__version__))
     dtype = torch.float16 if fp16 else torch.float32
-    module = _ExportWrapper(copy.deepcopy(model).eval().to(device=device, dtype=dtype), argmax == "in_graph")
+    output_name = OUTPUT_OF_ARGMAX[argmax]
+    module = _ExportWrapper(copy.deepcopy(model).eval().to(device=device, dtype=dtype), output_name)
     generator = torch.Generator().manual_seed(0)
     dummy = (torch.rand(1, 3, height, width, generator=generator) * 255).to(device=device, dtype=dtype)
     kwargs = torchscript_exporter()
-    output_name = "labels" if argmax == "in_graph" else "logits"
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation warnings say nothing actionable here
@@ -101,13 +106,13 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
     proto = onnx.load_from_string(buffer.getvalue())
     output = proto.graph.output[0].type.tensor_type.shape
     if any(d.dim_value <= 0 for d in output.dim):  # PyTorch 1.10's exporter leaves them symbolic
-        static = [1, height, width] if argmax == "in_graph" else [1, int(config.num_classes), height, width]
+        with torch.no_grad():
+            static = list(module(dummy).shape)  # the stride-4 size is the encoder's rounding
         del output.dim[:]
         for size in static:
             output.dim.add().dim_value = size
     props = encode_metadata(model_name or config.name, class_names, palette_list, (height, width),
-                            config.upsample, "labels" if argmax == "in_graph" else "logits",
-                            "fp16" if fp16 else "fp32", config.to_dict())
+                            config.upsample, output_name, "fp16" if fp16 else "fp32", config.to_dict())
     set_onnx_metadata(proto, props)
     proto.producer_name = "swiftnet_ros"
     onnx.checker.check_model(proto)

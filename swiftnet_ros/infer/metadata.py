@@ -9,7 +9,10 @@ import os
 from typing import Dict, List, Optional, Tuple
 
 FORMAT = "swiftnet_ros.onnx/1"
-OUTPUTS = ("logits", "labels")
+LOGITS, LABELS, LOGITS_STRIDE4 = "logits", "labels", "logits_stride4"
+OUTPUTS = (LOGITS, LABELS, LOGITS_STRIDE4)
+"""What the graph outputs: float logits at the input size, int32 labels (it ends in ArgMax), or the
+float logits at stride 4, before the model's final resize ("upsample" says which resize that is)."""
 
 
 def encode_metadata(model_name: str, class_names: List[str], palette: List[List[int]],
@@ -39,6 +42,9 @@ def decode_metadata(props: Dict[str, str], source: str = "model") -> dict:
     if props.get("format") != FORMAT:
         raise ValueError("{} has no swiftnet_ros metadata (format {!r}, expected {!r}); export it with "
                          "`swiftnet-ros export`".format(source, props.get("format"), FORMAT))
+    if props.get("output") not in OUTPUTS:
+        raise ValueError("{} has output kind {!r}, expected one of {}: export it again with "
+                         "`swiftnet-ros export`".format(source, props.get("output"), ", ".join(OUTPUTS)))
     try:
         size = json.loads(props["input_size"])
         return {
@@ -53,6 +59,15 @@ def decode_metadata(props: Dict[str, str], source: str = "model") -> dict:
         }
     except (KeyError, ValueError, TypeError, IndexError) as error:
         raise ValueError("{} has broken swiftnet_ros metadata: {!r}".format(source, error)) from None
+
+
+def stride4_upsample(props: Dict[str, str]) -> Optional[str]:
+    """The resize mode that takes a graph's stride-4 logits to the input size (metadata output
+    ``logits_stride4``), or None: the graph outputs full-resolution logits or labels, or the file has
+    no swiftnet_ros metadata (its output is then taken as it is)."""
+    if props.get("format") != FORMAT or props.get("output") != LOGITS_STRIDE4:
+        return None
+    return decode_metadata(props)["upsample"]
 
 
 def set_onnx_metadata(proto: object, props: Dict[str, str]) -> None:

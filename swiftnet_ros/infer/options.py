@@ -15,7 +15,13 @@ PRECISIONS = MODEL_PRECISIONS + (INT8,)
 """What inference runs at: a checkpoint's fp32 / fp16, or int8 (an int8 ONNX file from
 ``swiftnet-ros quantize``, run by ONNX Runtime; its input is fp32, so precision fp32 runs it too)."""
 
-ARGMAX_MODES = ("host", "in_graph")  # export: the argmax on the host, or the graph's last node
+HOST, IN_GRAPH, HOST_STRIDE4 = "host", "in_graph", "host_stride4"
+ARGMAX_MODES = (HOST, IN_GRAPH, HOST_STRIDE4)
+"""Where an ONNX export leaves the argmax. host: the graph outputs full-resolution logits, the backend
+takes the argmax on its device (TensorRT on Jetson had trouble with ArgMax); in_graph: the graph ends
+in ArgMax (int32 labels, no scores); host_stride4: the graph stops at the stride-4 logits and the
+backend takes the exact argmax of their resize without resizing every class map (and resizes them as
+the model does where scores are needed): the fastest measured CPU path (bench/results/cpu_notes.md)."""
 MIN_OPSET = 11
 DEFAULT_OPSET = 13  # TensorRT 8.2 (JetPack 4.6, Jetson TX2) supports no newer one
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
@@ -108,14 +114,15 @@ class TorchOptions:
 class ExportOptions:
     """How a checkpoint is exported to ONNX before an exported-graph backend runs it (``export.py``).
 
-    None: the export default (opset 13, argmax on the host). Refused for a file that is already
-    exported (an .onnx or an engine).
+    None: the export default (opset 13; argmax host_stride4 for onnxruntime on a CPU, else host).
+    Refused for a file that is already exported (an .onnx or an engine).
     """
 
     opset: Optional[int] = None
     """ONNX opset (>= 11; 13 for TensorRT 8.2)."""
     argmax: Optional[str] = None
-    """"host" (the graph outputs scores) or "in_graph" (it ends in ArgMax: labels only)."""
+    """"host" (the graph outputs scores), "in_graph" (it ends in ArgMax: labels only) or "host_stride4"
+    (it outputs the stride-4 scores; the backend resizes them or takes the argmax of their resize)."""
 
     def __post_init__(self) -> None:
         check_export(DEFAULT_OPSET if self.opset is None else self.opset,
@@ -132,9 +139,13 @@ class OnnxRuntimeOptions(ExportOptions):
     """graph optimisation level: disable, basic, extended or all."""
     providers: Optional[List[str]] = None
     """execution providers, best first (None: TensorRT, CUDA, CPU as available for the device)."""
+    spinning: bool = False
+    """let idle intra-op threads spin before they sleep (ONNX Runtime's own default); off: they sleep at
+    once and leave the cores to the host-side argmax (off measured faster: bench/results/cpu_notes.md)."""
 
     def __post_init__(self) -> None:
         ExportOptions.__post_init__(self)
+        _check_switches(self, "onnxruntime")
         if self.optimization not in OPTIMIZATION_LEVELS:
             raise ValueError("unknown optimization level {!r}; expected one of {}".format(
                 self.optimization, ", ".join(OPTIMIZATION_LEVELS)))
@@ -154,6 +165,9 @@ class TensorRTOptions(ExportOptions):
 
     def __post_init__(self) -> None:
         ExportOptions.__post_init__(self)
+        if self.argmax == HOST_STRIDE4:
+            raise ValueError("argmax {!r} is for onnxruntime; the tensorrt backend takes argmax {} or {}"
+                             .format(HOST_STRIDE4, HOST, IN_GRAPH))
         mb = self.workspace_mb
         if not isinstance(mb, int) or isinstance(mb, bool) or mb < 1:
             raise ValueError("workspace_mb must be >= 1, got {!r}".format(self.workspace_mb))

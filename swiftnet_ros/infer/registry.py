@@ -102,15 +102,16 @@ def _build_onnxruntime(context: BuildContext, options: Dict[str, Any], size: Opt
 
 def _cached_export(context: BuildContext, size: Size, export: Dict[str, Any]) -> bytes:
     """The model's ONNX export at ``size``, made once and kept in the engine cache folder (keyed by
-    the weights' hash, size, export options, precision and versions; a corrupt entry is remade)."""
+    the weights' hash, size, export options, precision and versions; a corrupt entry is remade).
+    On a CPU the graph stops at the stride-4 logits unless asked otherwise (the fastest measured)."""
     import os
 
     from swiftnet_ros.infer.cache import default_cache_dir, export_cache_key, load_or_build, weights_hash
     from swiftnet_ros.infer.metadata import read_onnx_metadata
-    from swiftnet_ros.infer.options import ARGMAX_MODES, DEFAULT_OPSET
+    from swiftnet_ros.infer.options import DEFAULT_OPSET, HOST, HOST_STRIDE4
 
     opset = export.get("opset") or DEFAULT_OPSET
-    argmax = export.get("argmax") or ARGMAX_MODES[0]
+    argmax = export.get("argmax") or (HOST_STRIDE4 if context.device.type == "cpu" else HOST)
     fp16 = context.precision == "fp16"
     key = export_cache_key(weights_hash(context.weights, context.model), size, opset, argmax, fp16)
 

@@ -1,26 +1,26 @@
 """fp32 CPU variants of RN-18 at 1024x512, interleaved round-robin in one process, against the eager
 baseline: ONNX Runtime optimisation levels, thread-pool spinning, a graph that ends at the stride-4
-logits with the exact sparse bilinear argmax on the host, the torch backend, torch+jit (oneDNN), and
-torch in bf16 (label agreement with fp32 < 100%: a precision choice, not an fp32 variant).
+logits with the exact sparse bilinear argmax on the host (``--argmax host_stride4``), the onnxruntime
+backend as the CPU default runs it (that graph, spinning off), the torch backend, torch+jit (oneDNN),
+and torch in bf16 (label agreement with fp32 < 100%: a precision choice, not an fp32 variant).
 Writes bench/results/cpu_fp32_variants_<name>.json; the notes are bench/results/cpu_notes.md.
 
     python bench/cpu_fp32_variants.py --model runs/cpu_rn18_1024/best.pt --name xeon [--jit] [--bf16]
 """
 
 import argparse
-import io
 import os
 import statistics
 import sys
 import time
-import warnings
 
 import onnxruntime as ort
 import torch
 
 from swiftnet_ros.data.synthetic import make_scene
 from swiftnet_ros.files import write_json_atomic
-from swiftnet_ros.infer.export import export_onnx, torchscript_exporter
+from swiftnet_ros.infer.export import export_onnx
+from swiftnet_ros.infer.options import HOST_STRIDE4
 from swiftnet_ros.infer.postprocess import bilinear_argmax
 from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch
 from swiftnet_ros.infer.weights import load_torch_weights
@@ -28,15 +28,6 @@ from swiftnet_ros.tools.benchmark import cpu_model
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 H, W = 512, 1024
-
-
-class Stride4(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x, full_resolution=False)
 
 
 def session(data: bytes, level: object, spin: bool, threads: int) -> ort.InferenceSession:
@@ -64,12 +55,7 @@ def main() -> int:
     x = image_to_batch(image, True, torch.device("cpu"), (H, W))
     feed = {"image": x.numpy()}
     full = export_onnx(model, (H, W), meta["class_names"], meta["palette"])
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Stride4(model).eval(), (x,), buffer, opset_version=13, input_names=["image"],
-                          output_names=["logits"], do_constant_folding=True, **torchscript_exporter())
-    stride4 = buffer.getvalue()
+    stride4 = export_onnx(model, (H, W), meta["class_names"], meta["palette"], argmax=HOST_STRIDE4)
     level = ort.GraphOptimizationLevel
     sessions = {
         "onnxruntime all": session(full, level.ORT_ENABLE_ALL, True, args.threads),
@@ -90,6 +76,9 @@ def main() -> int:
             variants[label] = (lambda s=s: bilinear_argmax(torch.from_numpy(s.run(None, feed)[0]), (H, W)))
         else:
             variants[label] = (lambda s=s: torch.from_numpy(s.run(None, feed)[0]).argmax(1))
+    ort_backend = Segmenter(args.model, backend="onnxruntime", device="cpu", input_size=(H, W), warmup=0,
+                            backend_options={"threads": args.threads})
+    variants["onnxruntime backend (defaults: stride-4, no spinning)"] = lambda: ort_backend.backend.labels(x)
     torch_backend = Segmenter(args.model, backend="torch", device="cpu", input_size=(H, W), warmup=0)
     variants["torch backend (defaults)"] = lambda: torch_backend.backend.labels(x)
     if args.jit:

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Large images between processes need Fast DDS's LARGE_DATA transports (see README).
 export FASTDDS_BUILTIN_TRANSPORTS := LARGE_DATA
 # The run-time path must run on a Jetson TX2 (Python 3.6, PyTorch 1.10): checked with vermin.
-RUNTIME_PATH := swiftnet_ros/__init__.py swiftnet_ros/sizes.py swiftnet_ros/files.py swiftnet_ros/ros swiftnet_ros/infer swiftnet_ros/model \
+RUNTIME_PATH := swiftnet_ros/__init__.py swiftnet_ros/choices.py swiftnet_ros/sizes.py swiftnet_ros/files.py swiftnet_ros/ros swiftnet_ros/infer swiftnet_ros/model \
                 swiftnet_ros/fields.py swiftnet_ros/stats.py swiftnet_ros/data/__init__.py swiftnet_ros/data/labels.py \
                 swiftnet_ros/commands/__init__.py swiftnet_ros/commands/segmentation_node.py \
                 swiftnet_ros/commands/segmentation_lifecycle_node.py

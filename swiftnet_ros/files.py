@@ -1,6 +1,6 @@
-"""Files: the image files this package reads, and atomic writes (a temporary file in the same folder,
-then a rename, so that an interrupted export, engine build or training run never leaves a partial
-file under the final name)."""
+"""Files: the image and weights files this package reads, and atomic writes (a temporary file in the
+same folder, then a rename, so that an interrupted export, engine build or training run never leaves
+a partial file under the final name). No torch: the node's parameters check weights names with it."""
 
 import contextlib
 import json
@@ -9,6 +9,11 @@ from typing import Iterator
 
 # image files OpenCV decodes for us: folder datasets, `segment` inputs, int8 calibration folders
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# weights files (``infer.weights.weights_kind``): checkpoints, exported ONNX, TensorRT engines
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+WEIGHTS_SUFFIXES = CHECKPOINT_SUFFIXES + ONNX_SUFFIXES + ENGINE_SUFFIXES
 
 
 @contextlib.contextmanager

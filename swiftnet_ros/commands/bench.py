@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="torch,onnxruntime",
                         help="comma-separated backends, e.g. torch,torch+jit,onnxruntime,tensorrt")
     parser.add_argument("--precision", default="fp32",
-                        help="comma-separated precisions: fp32,fp16,int8 (fp16: CUDA; int8: onnxruntime, "
-                        "quantized on the fly)")
+                        help="comma-separated precisions: fp32,fp16,bf16,int8 (fp16: CUDA; bf16: torch on a "
+                        "CPU with AVX512-BF16 or AMX, or a GPU with bf16; int8: onnxruntime, quantized on "
+                        "the fly)")
     parser.add_argument("--calibration-num", type=int, default=16,
                         help="int8: synthetic calibration scenes (default 16)")
     parser.add_argument("--size", default="1024x512", help="input size WIDTHxHEIGHT (default 1024x512)")

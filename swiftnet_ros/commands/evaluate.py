@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from swiftnet_ros.choices import FLOAT_PRECISIONS, FP32
 from swiftnet_ros.commands.checks import check_output_file
 from swiftnet_ros.commands.deprecated import HelpFormatter, ScalesAction, SizeAction
 from swiftnet_ros.commands.main import RunError
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default=None,
                         help="per-class IoU chart PNG (default: next to the JSON file)")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="device (default auto)")
+    parser.add_argument("--precision", default=FP32, choices=FLOAT_PRECISIONS,
+                        help="a checkpoint's precision: fp32 (default: the model as trained), fp16 (CUDA) or "
+                        "bf16 (a CPU with AVX512-BF16 or AMX, or a GPU with bf16), run by the torch backend")
     parser.add_argument("--batch-size", type=_count(1), default=1, help="images per batch (default 1)")
     parser.add_argument("--threads", type=_count(1), default=None,
                         help="torch CPU threads (default: torch's choice)")
@@ -94,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if args.scales or args.multi_scale or args.flip:
             raise ValueError("--weights {!r} is an ONNX file of fixed size: multi-scale and flip need a "
                              "checkpoint".format(args.weights))
+        if args.precision != FP32:
+            raise ValueError("--precision {}: an ONNX file runs at its own precision; --precision is for "
+                             "checkpoints".format(args.precision))
         model = OnnxModule(args.weights, threads=args.threads)
         meta = model.meta
         args.size = args.size or list(meta["input_size"])  # synthetic scenes at the file's fixed size
@@ -109,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
             args.weights, len(names), args.dataset, info.num_classes))
     scales = args.scales or (PAPER_SCALES if args.multi_scale else (1.0,))
     device = select_device(args.device)
+    if args.precision != FP32:
+        from swiftnet_ros.infer.backend_torch import TorchModule
+
+        model = TorchModule(model, device, args.precision)  # a ValueError where the device lacks it
     start = time.time()
     try:
         result = evaluate(model.to(device), dataset, names, device, batch_size=args.batch_size,
@@ -118,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     result.update({
         "weights": args.weights,
         "model": model.config.name,
+        "precision": model.meta["precision"] if hasattr(model, "meta") else args.precision,
         "dataset": args.dataset,
         "split": args.split if args.dataset != "synthetic" else None,
         "seed": args.seed if args.dataset == "synthetic" else None,

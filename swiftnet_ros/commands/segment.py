@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint, .onnx, .engine, preset or 'demo' (the bundled checkpoint); "
                              "repeat it for an ensemble")
     parser.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
-    parser.add_argument("--precision", default="fp32", help="fp32 | fp16 (CUDA)")
+    parser.add_argument("--precision", default="fp32",
+                        help="fp32 | fp16 (CUDA) | bf16 (torch on a CPU with AVX512-BF16 or AMX, or a GPU "
+                        "with bf16) | int8 (an int8 ONNX file)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--size", default=None,
                         help="model input size WIDTHxHEIGHT (default: each image's own size)")
@@ -277,5 +279,8 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             tqdm.write("swiftnet-ros segment: skipped {}: {}".format(path, " ".join(str(error).split())),
                        file=sys.stderr)
+    reason = getattr(segmenter, "backend_reason", None)  # what auto chose (timed at the first image) and why
+    if reason:
+        print("backend {}: {}".format(segmenter.backend_name, reason))
     print("wrote results for {} of {} input(s) to {}".format(len(items) - failures, len(items), args.output))
     return 1 if failures else 0

@@ -6,22 +6,18 @@ argmax runs where the model ran and only the small uint8 label map crosses to th
 when asked for, the uint8 confidence map computed beside it: ``labels_confidence``).
 """
 
-import re
-from typing import Optional, Tuple
+import functools
+import sys
+from typing import FrozenSet, Optional, Tuple
 
 import torch
 
-from swiftnet_ros.infer.options import PRECISIONS
+from swiftnet_ros.choices import BF16, DEVICE_NAMES, FP16, PRECISIONS, is_device_name
 from swiftnet_ros.infer.postprocess import bilinear_argmax, labels_and_confidence, nearest_argmax
 from swiftnet_ros.model.blocks import resize
 from swiftnet_ros.model.config import UPSAMPLE_MODES
 
-DEVICE_NAMES = "auto, cpu, cuda or cuda:N"
-
-
-def is_device_name(name: str) -> bool:
-    """A device word this package takes (whether that device exists here is resolve_device's question)."""
-    return isinstance(name, str) and re.match(r"^(auto|cpu|cuda(:\d+)?)$", name) is not None
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 flags of bf16 arithmetic (oneDNN's bf16 convolutions)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -41,14 +37,71 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
+def read_cpu_flags(path: str = "/proc/cpuinfo") -> FrozenSet[str]:
+    """The CPU's feature flags as Linux lists them on x86 (the first "flags" line); empty elsewhere
+    (another OS, an ARM CPU such as a Jetson's) or where the file cannot be read."""
+    if not sys.platform.startswith("linux"):
+        return frozenset()
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16_kernels() -> bool:
+    """Whether this PyTorch has the bf16 CPU kernels a SwiftNet forward needs besides convolutions
+    (batch norm, channels-last pooling, bilinear and bicubic resizes): PyTorch 1.10 (the Jetson's)
+    has none of them."""
+    f = torch.nn.functional
+    x = torch.zeros(1, 2, 4, 4, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    try:
+        f.batch_norm(x, torch.zeros(2, dtype=torch.bfloat16), torch.ones(2, dtype=torch.bfloat16))
+        f.max_pool2d(x, 3, 2, 1)
+        f.interpolate(x, size=(8, 8), mode="bilinear", align_corners=False)
+        f.interpolate(x, size=(2, 2), mode="bicubic", align_corners=False)
+    except RuntimeError:  # PyTorch 1.10: "... not implemented for 'BFloat16'"
+        return False
+    return True
+
+
+def cuda_has_bf16(device: torch.device) -> bool:
+    """Native bf16 on this GPU (Ampere and newer: compute capability >= 8; PyTorch's newer
+    is_bf16_supported also counts slow emulation on older GPUs, which is not offered here)."""
+    return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def check_precision(precision: str, device: torch.device) -> str:
-    """fp16 is a CUDA feature here: CPU half-precision convolutions are slow or missing in PyTorch."""
+    """``precision`` if ``device`` runs it fast, else a ValueError saying what is missing.
+
+    fp16 is a CUDA feature here: CPU half-precision convolutions are slow or missing in PyTorch.
+    bf16 needs bf16 arithmetic: a CPU with AVX512-BF16 or AMX (``read_cpu_flags``; elsewhere oneDNN
+    emulates it, slower than fp32) and a PyTorch with bf16 CPU kernels, or a GPU with native bf16.
+    """
     if precision not in PRECISIONS:
         raise ValueError("unknown precision {!r}; expected one of {}"
                          .format(precision, ", ".join(PRECISIONS)))
-    if precision == "fp16" and device.type != "cuda":
+    if precision == FP16 and device.type != "cuda":
         raise ValueError("precision 'fp16' needs a CUDA device, got device {!r}; use precision='fp32' on CPU"
                          .format(str(device)))
+    if precision == BF16:
+        if device.type == "cuda" and not cuda_has_bf16(device):
+            raise ValueError("precision 'bf16' needs a GPU with bf16 (compute capability 8.0 or newer); {} "
+                             "is a {} ({}.{}); use precision 'fp16'".format(
+                                 str(device), torch.cuda.get_device_name(device),
+                                 *torch.cuda.get_device_capability(device)))
+        if device.type != "cuda" and not read_cpu_flags().intersection(BF16_CPU_FLAGS):
+            raise ValueError("precision 'bf16' needs a CPU with AVX512-BF16 or AMX (this CPU has neither) or "
+                             "a CUDA GPU with bf16; use precision 'fp32'")
+        if device.type != "cuda" and not cpu_has_bf16_kernels():
+            raise ValueError("precision 'bf16' on a CPU needs PyTorch's bf16 CPU kernels (batch norm, "
+                             "pooling, resizes), which PyTorch {} lacks; use precision 'fp32'"
+                             .format(torch.__version__))
     return precision
 
 

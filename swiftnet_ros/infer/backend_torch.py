@@ -5,7 +5,10 @@ cuda_graphs, jit, compile, compile_head) choose which rewrites of ``rewrites/`` 
 combines and how the result is run (eager, traced, compiled, replayed as a CUDA graph);
 ``default_options`` adds the fastest measured choices for the model and device.
 Precision "fp16" runs the model in half precision and is refused on CPU (PyTorch's CPU half
-convolutions are slow or missing); use fp32 there.
+convolutions are slow or missing); use fp32 there. Precision "bf16" runs weights and activations in
+bfloat16 (oneDNN's bf16 convolutions on a CPU with AVX512-BF16 or AMX, channels-last; or a GPU with
+bf16): measured faster than fp32 at 99.9% label agreement (bench/results/cpu_notes.md, "bf16").
+The labels and the confidence come from the scores converted to float.
 """
 
 import copy
@@ -17,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
+from swiftnet_ros.choices import BF16, FP16, FP32
 from swiftnet_ros.infer.backend import Backend, check_precision
 from swiftnet_ros.infer.options import TorchOptions, make_options
 from swiftnet_ros.infer.postprocess import (
@@ -45,16 +49,18 @@ def can_compile_for_cuda() -> bool:
     return has_torch_compile() and importlib.util.find_spec("triton") is not None
 
 
-def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bool]) -> Dict[str, bool]:
+def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bool],
+                    precision: str = FP32) -> Dict[str, bool]:
     """The fastest configuration measured for ``device`` (bench/results/gpu_notes.md), without
     overriding or contradicting what the caller ``chosen``.
 
     CUDA: replayed as a CUDA graph; single-scale models as the fused model compiled by torch.compile,
     the others (pyramid) BN-folded with a compiled head (where Triton is installed; without it, not
-    compiled). CPU: NNPACK's Winograd convolutions where available.
+    compiled). CPU: NNPACK's Winograd convolutions where available, in fp32 (NNPACK has no bf16).
     """
     if device.type != "cuda":
-        defaults = {"winograd": nnpack_available() and not chosen.get("fuse", False)}
+        winograd = precision == FP32 and nnpack_available() and not chosen.get("fuse", False)
+        defaults = {"winograd": winograd}
     else:
         defaults = {"cuda_graphs": True}
         fused = "fold_bn" not in chosen and is_fusable(model)
@@ -65,6 +71,9 @@ def default_options(model: nn.Module, device: torch.device, chosen: Dict[str, bo
             defaults["compile" if fused else "compile_head"] = True
     defaults.update(chosen)
     return defaults
+
+
+_DTYPES = {FP32: torch.float32, FP16: torch.float16, BF16: torch.bfloat16}
 
 
 class _LabelsHead(nn.Module):
@@ -163,6 +172,9 @@ class TorchBackend(Backend):
             raise ValueError("cuda_graphs=True needs a CUDA device, got device {!r}".format(str(device)))
         if opts.winograd and device.type != "cpu":
             raise ValueError("winograd=True is a CPU option (NNPACK), got device {!r}".format(str(device)))
+        if opts.winograd and precision != FP32:
+            raise ValueError("winograd=True runs NNPACK's fp32 convolutions, not precision {!r}; use "
+                             "winograd=False".format(precision))
         if opts.jit and opts.compile:  # before the feature checks: the same usage error on every PyTorch
             raise ValueError("choose one of jit=True and compile=True, not both")
         if opts.compile and not has_torch_compile():
@@ -198,9 +210,7 @@ class TorchBackend(Backend):
                 self.stem = channels_last_stem(model, torch.zeros(1, 3, 64, 64))
         else:
             model = model.to(memory_format=self.memory_format)
-        model = model.to(device=device)
-        if precision == "fp16":
-            model = model.half()
+        model = model.to(device=device, dtype=_DTYPES[precision])  # the memory format is kept
         if device.type == "cuda" and opts.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True  # process-wide by PyTorch's design
         self.model = model
@@ -217,8 +227,8 @@ class TorchBackend(Backend):
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if self.options.fuse and x.dtype == torch.uint8:
             pass  # the fused model converts uint8 itself, in the same kernel as the normalisation
-        elif self.precision == "fp16":
-            x = x.half()
+        elif self.precision != FP32:
+            x = x.to(_DTYPES[self.precision])
         return x.contiguous(memory_format=self.memory_format)
 
     def _function(self, kind: str, x: torch.Tensor) -> Callable:
@@ -287,3 +297,17 @@ class TorchBackend(Backend):
     def describe(self) -> str:
         flags = [name for name in self.options.enabled() if name != "cudnn_benchmark"]
         return "torch {} on {} ({})".format(self.precision, self.device, ", ".join(flags) or "eager")
+
+
+class TorchModule(nn.Module):
+    """A model run by the torch backend at ``precision``, as a module: a batch of RGB 0-255 images ->
+    float class scores. Code written for a model (evaluation) then measures what the node runs at
+    that precision; ``config`` is the model's."""
+
+    def __init__(self, model: nn.Module, device: torch.device, precision: str) -> None:
+        super().__init__()
+        self.backend = TorchBackend(model, device, precision)
+        self.config = model.config
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backend.logits(images)

@@ -8,12 +8,7 @@ arguments and keeps the checked dataclass as ``backend.options``. A new option i
 from dataclasses import dataclass, fields
 from typing import Any, List, Mapping, Optional, Tuple, Type, TypeVar
 
-from swiftnet_ros.model.config import PRECISIONS as MODEL_PRECISIONS
-
-INT8 = "int8"
-PRECISIONS = MODEL_PRECISIONS + (INT8,)
-"""What inference runs at: a checkpoint's fp32 / fp16, or int8 (an int8 ONNX file from
-``swiftnet-ros quantize``, run by ONNX Runtime; its input is fp32, so precision fp32 runs it too)."""
+from swiftnet_ros.choices import INT8, PRECISIONS  # noqa: F401 - the precisions, named here too
 
 HOST, IN_GRAPH, HOST_STRIDE4 = "host", "in_graph", "host_stride4"
 ARGMAX_MODES = (HOST, IN_GRAPH, HOST_STRIDE4)

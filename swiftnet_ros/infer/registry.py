@@ -11,10 +11,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
+from swiftnet_ros.choices import AUTO, BACKENDS, BF16, FP16, FP32, INT8, ONNXRUNTIME, TENSORRT, TORCH
 from swiftnet_ros.infer.options import (
     EXPORT_OPTIONS,
-    INT8,
-    MODEL_PRECISIONS,
     OnnxRuntimeOptions,
     TensorRTOptions,
     TorchOptions,
@@ -29,7 +28,6 @@ if TYPE_CHECKING:  # annotations only: this module imports no torch
 
 LOG = logging.getLogger(__name__)
 
-AUTO = "auto"
 Size = Tuple[int, int]
 
 
@@ -68,7 +66,7 @@ class BackendEntry:
     options: type
     build: Factory
     fixed_size: bool
-    precisions: Tuple[str, ...] = MODEL_PRECISIONS
+    precisions: Tuple[str, ...]
     threads_option: Optional[str] = None
     check_available: Optional[Callable[[], object]] = None
 
@@ -77,7 +75,7 @@ class BackendEntry:
 def _build_torch(context: BuildContext, options: Dict[str, Any], size: Optional[Size]) -> "Backend":
     from swiftnet_ros.infer.backend_torch import TorchBackend, default_options
 
-    chosen = default_options(context.model, context.device, options)
+    chosen = default_options(context.model, context.device, options, context.precision)
     if chosen.get("compile"):
         LOG.info("torch.compile: the first image of each size compiles the model first (slow once)")
     return TorchBackend(context.model, context.device, context.precision, **chosen)
@@ -154,14 +152,13 @@ def _import_tensorrt() -> object:
 
 
 _ENTRIES = OrderedDict((entry.name, entry) for entry in (
-    BackendEntry("torch", TorchOptions, _build_torch, fixed_size=False),
-    BackendEntry("onnxruntime", OnnxRuntimeOptions, _build_onnxruntime, fixed_size=True,
-                 precisions=MODEL_PRECISIONS + (INT8,), threads_option="threads"),
-    BackendEntry("tensorrt", TensorRTOptions, _build_tensorrt, fixed_size=True,
+    BackendEntry(TORCH, TorchOptions, _build_torch, fixed_size=False, precisions=(FP32, FP16, BF16)),
+    BackendEntry(ONNXRUNTIME, OnnxRuntimeOptions, _build_onnxruntime, fixed_size=True,
+                 precisions=(FP32, FP16, INT8), threads_option="threads"),
+    BackendEntry(TENSORRT, TensorRTOptions, _build_tensorrt, fixed_size=True, precisions=(FP32, FP16),
                  check_available=_import_tensorrt),
 ))
-
-BACKENDS = (AUTO,) + tuple(_ENTRIES)  # what a user may ask for: "auto" or a registered backend
+# one entry per name of choices.BACKENDS (what a user may ask for: "auto" or a registered backend)
 
 
 # ---------------------------------------------------------------------------- queries
@@ -179,9 +176,10 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def choose_backend(backend: str, kind: str, device_type: Optional[str] = None) -> str:
+def choose_backend(backend: str, kind: str, device_type: Optional[str] = None,
+                   precision: Optional[str] = None) -> str:
     """The backend for ``backend`` ("auto" or a name) and a weights kind (preset/checkpoint/onnx/engine)
-    on a device type ("cpu" / "cuda"; None: not known yet, as torch's).
+    on a device type ("cpu" / "cuda"; None: not known yet, as torch's) at ``precision`` (bf16: torch).
 
     auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> on a CPU
     onnxruntime (its export made once and cached), on CUDA torch (CUDA graphs, no engine build step).
@@ -197,12 +195,15 @@ def choose_backend(backend: str, kind: str, device_type: Optional[str] = None) -
             raise ValueError("backend 'torch' needs a checkpoint or a preset, not an ONNX file; use "
                              "backend 'onnxruntime' or 'tensorrt'")
         return "onnxruntime" if backend == AUTO else backend
+    if backend == AUTO and precision == BF16:
+        return TORCH  # the one backend that runs bf16
     if backend == AUTO:
         return "onnxruntime" if device_type == "cpu" else "torch"
     return backend
 
 
-def auto_reason(backend: str, kind: str, device_type: Optional[str] = None) -> str:
+def auto_reason(backend: str, kind: str, device_type: Optional[str] = None,
+                precision: Optional[str] = None) -> str:
     """Why ``choose_backend`` picked what it did, for the node's and the Segmenter's log lines."""
     if backend != AUTO:
         return "backend {} as asked".format(backend)
@@ -210,6 +211,8 @@ def auto_reason(backend: str, kind: str, device_type: Optional[str] = None) -> s
         return "auto: a TensorRT engine runs on tensorrt"
     if kind == "onnx":
         return "auto: an ONNX file runs on onnxruntime"
+    if precision == BF16:
+        return "auto: precision bf16 runs on the torch backend only"
     if device_type == "cpu":
         return ("auto: on a CPU onnxruntime is the fastest measured exact path for a checkpoint (3.25x the "
                 "eager baseline on an AMD EPYC, 1.5x on an Intel Xeon where torch gives 1.0-1.4x; "
@@ -221,20 +224,32 @@ def run_precision(backend: str, kind: str, precision: str, file_precision: Optio
     """The precision ``backend`` runs weights of ``kind`` at, or a ValueError saying why it cannot.
 
     int8 is an int8 ONNX file (``swiftnet-ros quantize``) on ONNX Runtime; such a file takes fp32 input,
-    so precision fp32 (the default) runs it as int8.
+    so precision fp32 (the default) runs it as int8. bf16 is a checkpoint's, on the torch backend.
     """
-    if file_precision == INT8 and precision in ("fp32", INT8):
+    if file_precision == INT8 and precision in (FP32, INT8):
         precision = INT8
     entry = backend_entry(backend)
     if precision not in entry.precisions:
         raise ValueError("precision {!r} is not offered by the {} backend (it runs {}){}".format(
-            precision, backend, ", ".join(entry.precisions),
-            "; int8 runs on onnxruntime" if precision == INT8 else ""))
+            precision, backend, ", ".join(entry.precisions), _where_it_runs(precision, backend)))
     if precision == INT8 and file_precision != INT8:
         given = "an {} ONNX file".format(file_precision) if kind == "onnx" else "a {}".format(kind)
         raise ValueError("precision 'int8' needs an int8 ONNX file, not {}; make one with `swiftnet-ros "
                          "quantize --weights W -o model_int8.onnx`".format(given))
     return precision
+
+
+_NO_BF16 = {ONNXRUNTIME: "ONNX Runtime's CPU provider has no bf16 convolutions",
+            TENSORRT: "the TensorRT engines built here are fp32 or fp16"}
+
+
+def _where_it_runs(precision: str, backend: str) -> str:
+    """The end of run_precision's refusal: where ``precision`` runs instead, and why not on ``backend``."""
+    if precision == INT8:
+        return "; int8 runs on onnxruntime"
+    if precision == BF16:
+        return "; bf16 runs on the torch backend only: " + _NO_BF16.get(backend, "")
+    return ""
 
 
 def check_options(backend: str, options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:

@@ -136,8 +136,8 @@ class Segmenter(SegmenterBase):
         self.output_size = check_output_size(output_size)
         self.input_size = check_input_size(input_size) if input_size is not None else None
         kind = weights_kind(weights)
-        self.backend_name = choose_backend(backend, kind, self.device.type)
-        self.backend_reason = auto_reason(backend, kind, self.device.type)
+        self.backend_name = choose_backend(backend, kind, self.device.type, self.precision)
+        self.backend_reason = auto_reason(backend, kind, self.device.type, self.precision)
         self._options = check_options(self.backend_name, backend_options)
         entry = backend_entry(self.backend_name)
         if entry.check_available is not None:

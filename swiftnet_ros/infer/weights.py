@@ -8,11 +8,11 @@ import torch
 import torch.nn as nn
 
 from swiftnet_ros.data.labels import check_palette
+from swiftnet_ros.files import CHECKPOINT_SUFFIXES, ENGINE_SUFFIXES, ONNX_SUFFIXES, WEIGHTS_SUFFIXES
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-ONNX_SUFFIXES = (".onnx",)
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
-WEIGHTS_SUFFIXES = CHECKPOINT_SUFFIXES + ONNX_SUFFIXES + ENGINE_SUFFIXES
+__all__ = ["CHECKPOINT_SUFFIXES", "ENGINE_SUFFIXES", "ONNX_SUFFIXES", "PRESET_SEED", "WEIGHTS_SUFFIXES",
+           "as_palette", "load_torch_weights", "weights_kind"]  # the suffixes: files.py's, named here too
+
 PRESET_SEED = 0
 
 

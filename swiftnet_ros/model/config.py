@@ -8,12 +8,12 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Dict, List, Optional
 
+from swiftnet_ros.choices import FLOAT_PRECISIONS
 from swiftnet_ros.fields import check, check_mapping, fail, option
 
 ENCODERS = ("resnet18", "mobilenet_v2")
 BLENDS = ("3x3", "grouped", "separable", "1x1", "inverted_residual")
 UPSAMPLE_MODES = ("bilinear", "nearest")
-PRECISIONS = ("fp32", "fp16")
 
 # Normalisation of the reference code's Cityscapes models (RGB, 0-255 input).
 CITYSCAPES_MEAN = [73.15, 82.90, 72.3]
@@ -44,7 +44,7 @@ class ModelConfig:
                                default_factory=lambda: list(CITYSCAPES_MEAN))
     std: List[float] = option(description="input std, R, G, B on a 0-255 scale",
                               default_factory=lambda: list(CITYSCAPES_STD))
-    precision: str = option("fp32", "deployment hint: inference precision", PRECISIONS)
+    precision: str = option("fp32", "deployment hint: inference precision", FLOAT_PRECISIONS)
     input_size: Optional[List[int]] = option(None, "deployment hint: [width, height]")
 
     def __post_init__(self) -> None:

@@ -312,7 +312,7 @@ class SegmentationCore:
 
             torch.set_num_threads(config.cpu_threads)
             device_type = resolve_device(config.device).type
-            backend = choose_backend(config.backend, weights_kind(weights), device_type)
+            backend = choose_backend(config.backend, weights_kind(weights), device_type, config.precision)
             options = thread_options(backend, config.cpu_threads)
             log.info("model on {} CPU thread(s)".format(config.cpu_threads))
         segmenter = Segmenter(weights, backend=config.backend, precision=config.precision,

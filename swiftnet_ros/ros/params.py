@@ -1,8 +1,9 @@
 """Every parameter of the segmentation node: default, description, allowed values, validation.
 
-Pure Python (no rclpy), so the rules can be tested without ROS and reused by the launch file's
-tests; node.py turns each field into a declared ROS parameter with a descriptor. The standard
-params file is config/segment.yaml (``segmentation_node: ros__parameters: ...``).
+Pure Python (no rclpy, no torch), so the rules can be tested without ROS and reused by the launch
+file's tests, and a bad parameter is one line before torch loads; node.py turns each field into a
+declared ROS parameter with a descriptor. The standard params file is config/segment.yaml
+(``segmentation_node: ros__parameters: ...``).
 """
 
 import json
@@ -13,12 +14,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from swiftnet_ros import sizes
+from swiftnet_ros.choices import BACKENDS, DEVICE_NAMES, PRECISIONS, is_device_name
 from swiftnet_ros.data.labels import LABEL_SETS, check_palette, get_label_set
 from swiftnet_ros.fields import PARAMETER, ConfigError, check, check_mapping, field_info, option
-from swiftnet_ros.infer.backend import DEVICE_NAMES, is_device_name
-from swiftnet_ros.infer.options import PRECISIONS
-from swiftnet_ros.infer.registry import BACKENDS
-from swiftnet_ros.infer.weights import WEIGHTS_SUFFIXES
+from swiftnet_ros.files import WEIGHTS_SUFFIXES
 
 NODE_NAME = "segmentation_node"
 # The params-file section name: matches the node in any namespace (a bare "segmentation_node" key
@@ -38,7 +37,8 @@ class NodeConfig:
     weights: str = option(DEMO_WEIGHTS, "checkpoint (.pt), .onnx or TensorRT .engine path, a model preset "
                           "name (random weights, for benchmarks), or 'demo' for the bundled demo checkpoint")
     backend: str = option("auto", "inference backend", BACKENDS)
-    precision: str = option("fp32", "inference precision (fp16: a GPU; int8: an int8 ONNX file)", PRECISIONS)
+    precision: str = option("fp32", "inference precision (fp16: a GPU; bf16: torch on a CPU with AVX512-BF16 "
+                            "or AMX, or a GPU with bf16; int8: an int8 ONNX file)", PRECISIONS)
     device: str = option("auto", "'auto', 'cpu', 'cuda' or 'cuda:N'")
     input_size: str = option("", "model input size as WIDTHxHEIGHT (e.g. 1024x512); empty: each image's "
                              "own size")

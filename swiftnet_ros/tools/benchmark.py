@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from swiftnet_ros.infer.options import INT8
+from swiftnet_ros.choices import INT8, PRECISIONS
 from swiftnet_ros.infer.registry import parse_backend_token, thread_options
 from swiftnet_ros.stats import percentile
 
@@ -54,8 +54,6 @@ def expand_configs(backends: List[str], precisions: List[str], device_type: str,
 def check_precisions(names: List[str], text: str) -> None:
     """A ValueError (a usage error) for none or an unknown one: a misspelt precision is not a benchmark
     to skip (fp16 on a CPU is: it is skipped with its reason)."""
-    from swiftnet_ros.infer.options import PRECISIONS
-
     unknown = [name for name in names if name not in PRECISIONS]
     if unknown or not names:
         raise ValueError("precision {!r}: expected comma-separated precisions out of {}".format(
@@ -151,7 +149,9 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     """Time the baseline and every configuration; return the report (what ``--json`` writes).
 
     Precision int8 of a checkpoint or preset: it is exported and quantized first (``int8_model``),
-    calibrated on ``calibration_num`` synthetic scenes that are not the benchmark's scene.
+    calibrated on ``calibration_num`` synthetic scenes that are not the benchmark's scene. A precision
+    a backend or the device does not run (int8 on torch, bf16 on onnxruntime or on a CPU without
+    AVX512-BF16 / AMX) is skipped, with its reason in ``skipped``.
 
     ``weights`` is a preset (random weights) or a checkpoint; ``backends`` (backend tokens) and
     ``precisions`` are comma-separated lists and ``size_text`` is WIDTHxHEIGHT, as on the command line. Raises

@@ -2,6 +2,7 @@
 WIDTHxHEIGHT --size (old forms with a deprecation line), weights that are not checkpoints named so."""
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -92,3 +93,30 @@ def test_a_file_that_is_not_a_checkpoint_is_named_so_without_pytorchs_unsafe_adv
         assert words in err and "weights_only" not in err and len(err.splitlines()) == 1
     assert main(["evaluate", "--weights", str(tmp_path), "--dataset", "synthetic", "--json", "-"]) == 2
     assert "checkpoint {} is a folder; expected a checkpoint file".format(tmp_path) in capsys.readouterr().err
+
+
+def test_precision_is_a_checkpoints_and_bf16_runs_where_the_cpu_has_it(tmp_path, capsys, monkeypatch):
+    from swiftnet_ros.infer import backend
+    from swiftnet_ros.infer.backend import check_precision
+    from swiftnet_ros.model import build_model, save_checkpoint
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--weights", "w.pt", "--dataset", "synthetic", "--precision", "int8"])
+    assert "argument --precision: invalid choice: 'int8'" in capsys.readouterr().err
+    path = str(tmp_path / "mnv2.pt")
+    torch.manual_seed(0)
+    save_checkpoint(path, build_model("mnv2", num_classes=19), [str(i) for i in range(19)], [[0, 0, 0]] * 19)
+    argv = ["evaluate", "--weights", path, "--dataset", "synthetic", "--num", "1", "--size", "128x64",
+            "--device", "cpu", "--workers", "0", "--threads", "1", "--no-progress", "--precision", "bf16"]
+    with monkeypatch.context() as patch:  # a CPU without bf16: the one-line refusal, a configuration error
+        patch.setattr(backend, "read_cpu_flags", lambda: frozenset({"avx2"}))
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip() == "swiftnet-ros evaluate: error: precision 'bf16' needs a " \
+            "CPU with AVX512-BF16 or AMX (this CPU has neither) or a CUDA GPU with bf16; use precision 'fp32'"
+    try:
+        check_precision("bf16", torch.device("cpu"))
+    except ValueError:
+        pytest.skip("this CPU runs no bf16")
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "bf16" and result["num_images"] == 1 and 0 <= result["miou"] <= 1

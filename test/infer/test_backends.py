@@ -2,6 +2,7 @@
 
 import copy
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -338,3 +339,116 @@ def test_torch_backend_uses_the_sparse_head_on_cpu(rn18):
     with torch.no_grad():
         reference = rn18(x).argmax(1)
     assert (backend.labels(x) == reference).float().mean() >= 0.999
+
+
+# ------------------------------------------------------------------ bf16 (torch backend)
+def bf16_missing() -> str:
+    """Why this machine does not run bf16 on its CPU ('' where it does): the skip reason."""
+    try:
+        check_precision("bf16", CPU)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+needs_cpu_bf16 = pytest.mark.skipif(bool(bf16_missing()), reason=bf16_missing() or "runs")
+
+
+@needs_cpu_bf16
+@pytest.mark.parametrize("weights", ["mnv2", DEMO_CHECKPOINT])
+def test_bf16_labels_agree_with_fp32_on_a_synthetic_scene(weights):
+    if not os.path.exists(weights) and weights != "mnv2":
+        pytest.skip("demo/swiftnet_demo.pt not built yet")
+    from swiftnet_ros.data.synthetic import make_scene
+    from swiftnet_ros.infer.segmenter import image_to_batch
+
+    model, _ = load_torch_weights(weights)
+    x = image_to_batch(make_scene(0, (64, 128))[0], True, CPU, (64, 128))
+    fp32, bf16 = TorchBackend(model, CPU), TorchBackend(model, CPU, "bf16")
+    assert next(bf16.model.parameters()).dtype == torch.bfloat16 and bf16.precision == "bf16"
+    conv = next(m for m in bf16.model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = fp32.labels(x)
+    labels = bf16.labels(x)
+    assert labels.dtype == torch.uint8 and labels.shape == (1, 64, 128)
+    assert (labels == reference).float().mean() >= 0.99
+    scores = bf16.logits(x)
+    assert scores.dtype == torch.float32 and scores.shape == (1, 19, 64, 128)
+    with_confidence, confidence = bf16.labels_confidence(x)
+    assert confidence.dtype == torch.uint8 and (with_confidence == reference).float().mean() >= 0.99
+    uint8 = bf16.labels(x.round().to(torch.uint8))  # the node's uint8 batches
+    assert (uint8 == reference).float().mean() >= 0.99
+    traced = TorchBackend(model, CPU, "bf16", jit=True)
+    assert (traced.labels(x) == reference).float().mean() >= 0.99
+
+
+@needs_cpu_bf16
+def test_bf16_evaluation_module_gives_float_scores(rn18):
+    from swiftnet_ros.infer.backend_torch import TorchModule
+
+    module = TorchModule(rn18, CPU, "bf16")
+    scores = module(image_batch())
+    assert scores.dtype == torch.float32 and scores.shape == (1, 19, H, W) and module.config is rn18.config
+
+
+def test_bf16_needs_the_cpu_flags_and_says_what_is_missing(rn18, monkeypatch):
+    from swiftnet_ros.infer import backend
+
+    monkeypatch.setattr(backend, "read_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    refusal = (r"^precision 'bf16' needs a CPU with AVX512-BF16 or AMX \(this CPU has neither\) or a CUDA "
+               r"GPU with bf16; use precision 'fp32'$")
+    with pytest.raises(ValueError, match=refusal):
+        check_precision("bf16", CPU)
+    with pytest.raises(ValueError, match=refusal):
+        TorchBackend(rn18, CPU, "bf16")
+    monkeypatch.setattr(backend, "cpu_has_bf16_kernels", lambda: True)
+    for flag in ("avx512_bf16", "amx_bf16"):
+        monkeypatch.setattr(backend, "read_cpu_flags", lambda flag=flag: frozenset({"avx2", flag}))
+        assert check_precision("bf16", CPU) == "bf16"
+    monkeypatch.setattr(backend, "cpu_has_bf16_kernels", lambda: False)  # PyTorch 1.10
+    with pytest.raises(ValueError, match=r"^precision 'bf16' on a CPU needs PyTorch's bf16 CPU kernels .*, "
+                                         r"which PyTorch \S+ lacks; use precision 'fp32'$"):
+        check_precision("bf16", CPU)
+
+
+def test_read_cpu_flags(tmp_path, monkeypatch):
+    from swiftnet_ros.infer import backend
+
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx512f avx512_bf16\n\n"
+                   "processor\t: 1\nflags\t\t: fpu\n")
+    arm = tmp_path / "arm"  # a Jetson: "Features", no "flags"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nCPU part\t: 0xd07\n")
+    if sys.platform.startswith("linux"):
+        assert backend.read_cpu_flags(str(x86)) == {"fpu", "avx512f", "avx512_bf16"}
+    assert backend.read_cpu_flags(str(arm)) == frozenset()
+    assert backend.read_cpu_flags(str(tmp_path / "missing")) == frozenset()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert backend.read_cpu_flags(str(x86)) == frozenset()
+
+
+def test_cpu_bf16_probe_agrees_with_a_bf16_forward():
+    """Both stacks: PyTorch 1.10 lacks bf16 CPU kernels (the probe says no), PyTorch 2 has them."""
+    from swiftnet_ros.infer.backend import cpu_has_bf16_kernels
+
+    model = build_model("mnv2-pyramid", num_classes=3).eval()
+    model = model.to(torch.bfloat16, memory_format=torch.channels_last)
+    x = torch.zeros(1, 3, 32, 64, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.no_grad():
+            model(x)
+        ran = True
+    except RuntimeError:  # PyTorch 1.10: "... not implemented for 'BFloat16'"
+        ran = False
+    assert cpu_has_bf16_kernels() == ran
+
+
+def test_bf16_runs_without_winograd(rn18, monkeypatch):
+    from swiftnet_ros.infer import backend
+    from swiftnet_ros.infer.backend_torch import default_options
+
+    monkeypatch.setattr(backend, "read_cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(backend, "cpu_has_bf16_kernels", lambda: True)
+    assert default_options(rn18, CPU, {}, "bf16")["winograd"] is False  # NNPACK is fp32 only
+    with pytest.raises(ValueError, match="winograd=True runs NNPACK's fp32 convolutions, not precision 'bf1"):
+        TorchBackend(rn18, CPU, "bf16", winograd=True)

@@ -138,3 +138,33 @@ def test_auto_on_a_cpu_runs_checkpoints_on_onnxruntime_and_says_why():
     assert choose_backend("torch", "checkpoint", "cpu") == "torch"
     assert "fastest measured" in auto_reason("auto", "checkpoint", "cpu")
     assert auto_reason("torch", "checkpoint", "cpu") == "backend torch as asked"
+
+
+def test_the_registry_has_one_entry_per_backend_name_and_what_each_runs_at():
+    from swiftnet_ros import choices
+    from swiftnet_ros.infer.registry import _ENTRIES
+
+    assert tuple(_ENTRIES) == choices.BACKENDS[1:] and BACKENDS is choices.BACKENDS
+    assert backend_entry("torch").precisions == ("fp32", "fp16", "bf16")
+    assert backend_entry("onnxruntime").precisions == ("fp32", "fp16", "int8")
+    assert backend_entry("tensorrt").precisions == ("fp32", "fp16")
+
+
+@pytest.mark.parametrize("backend, why", [
+    ("onnxruntime", "ONNX Runtime's CPU provider has no bf16 convolutions"),
+    ("tensorrt", "the TensorRT engines built here are fp32 or fp16"),
+])
+def test_bf16_is_the_torch_backends_and_auto_picks_torch_for_it(backend, why):
+    from swiftnet_ros.infer.registry import auto_reason, run_precision
+
+    refusal = (r"^precision 'bf16' is not offered by the {} backend \(it runs fp32, fp16.*\); bf16 runs on "
+               r"the torch backend only: {}$".format(backend, why))
+    with pytest.raises(ValueError, match=refusal):
+        run_precision(backend, "checkpoint", "bf16")
+    assert run_precision("torch", "checkpoint", "bf16") == "bf16"
+    for device_type in ("cpu", "cuda", None):
+        assert choose_backend("auto", "checkpoint", device_type, "bf16") == "torch"
+    assert choose_backend("auto", "onnx", "cpu", "bf16") == "onnxruntime"  # refused by run_precision
+    assert choose_backend(backend, "checkpoint", "cpu", "bf16") == backend  # as asked: refused there
+    assert auto_reason("auto", "preset", "cpu", "bf16") == "auto: precision bf16 runs on the torch backend " \
+                                                           "only"

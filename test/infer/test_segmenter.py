@@ -258,3 +258,26 @@ def test_onnx_without_metadata_is_refused(tmp_path):
     onnx.checker.check_model(onnx.load(path))
     with pytest.raises(ValueError, match="has no swiftnet_ros metadata"):
         Segmenter(path, device="cpu")
+
+
+def test_bf16_runs_on_torch_under_auto_and_is_refused_by_the_exported_graph_backends(checkpoint, onnx_file,
+                                                                                     image, monkeypatch):
+    from swiftnet_ros.infer import backend
+
+    try:
+        backend.check_precision("bf16", CPU)
+    except ValueError as missing:  # no bf16 here: only the refusals below, on faked CPU flags
+        monkeypatch.setattr(backend, "read_cpu_flags", lambda: frozenset({"amx_bf16"}))
+        monkeypatch.setattr(backend, "cpu_has_bf16_kernels", lambda: True)
+        print("bf16 not run:", missing)
+    else:
+        seg = Segmenter(checkpoint, precision="bf16", device="cpu", warmup=0)
+        assert (seg.backend_name, seg.precision, seg.backend.precision) == ("torch", "bf16", "bf16")
+        assert seg.backend_reason == "auto: precision bf16 runs on the torch backend only"
+        fp32 = Segmenter(checkpoint, backend="torch", device="cpu", warmup=0)
+        assert (seg.segment(image).labels == fp32.segment(image).labels).mean() >= 0.99
+    refusal = "precision 'bf16' is not offered by the onnxruntime backend .*; bf16 runs on the torch backend"
+    with pytest.raises(ValueError, match=refusal):
+        Segmenter(checkpoint, backend="onnxruntime", precision="bf16", device="cpu")
+    with pytest.raises(ValueError, match=refusal):
+        Segmenter(onnx_file, precision="bf16", device="cpu")

@@ -24,6 +24,8 @@ def fatal_lines(output):
         ({"--params-file": "nomodel"}, 2, "weights 'nomodel' not found"),  # a bad file: configuration
         ({"weights": "mnv2", "precision": "fp16", "device": "cpu"}, 2,
          "precision 'fp16' needs a CUDA device"),  # a configuration error, not a run-time one
+        ({"weights": "mnv2", "backend": "onnxruntime", "precision": "bf16", "device": "cpu"}, 2,
+         "precision 'bf16' is not offered by the onnxruntime backend"),  # bf16 runs on torch only
         ({"weights": "mnv2", "input_size": "0x0"}, 2,
          "input_size = 0 is of type int; expected a WIDTHxHEIGHT string such as 1024x512"),
     ],

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -50,7 +52,7 @@ def test_every_parameter_has_a_description_and_a_typed_default():
     "values, message",
     [
         ({"backend": "cuda"}, "backend = 'cuda'; expected one of: auto, torch, onnxruntime, tensorrt"),
-        ({"precision": "int4"}, "precision = 'int4'; expected one of: fp32, fp16, int8"),
+        ({"precision": "int4"}, "precision = 'int4'; expected one of: fp32, fp16, bf16, int8"),
         ({"overlay_alpha": 1.5}, "overlay_alpha = 1.5 is out of range; expected 0.0 to 1.0"),
         ({"publish_color": "yes"}, "publish_color = 'yes' is of type string; expected type bool"),
         ({"publish_confidence": 1}, "publish_confidence = 1 is of type int; expected type bool"),
@@ -187,10 +189,20 @@ def test_load_palette(tmp_path):
 
 
 def test_choices_come_from_the_modules_that_own_them():
+    from swiftnet_ros import choices
     from swiftnet_ros.data.labels import LABEL_SETS
-    from swiftnet_ros.infer.options import PRECISIONS
-    from swiftnet_ros.infer.registry import BACKENDS
+    from swiftnet_ros.infer import options, registry
 
-    assert parameter_info("backend")["choices"] == BACKENDS
-    assert parameter_info("precision")["choices"] == PRECISIONS
+    assert parameter_info("backend")["choices"] == choices.BACKENDS == registry.BACKENDS
+    assert parameter_info("precision")["choices"] == choices.PRECISIONS == options.PRECISIONS
+    assert choices.PRECISIONS == ("fp32", "fp16", "bf16", "int8")
+    assert NodeConfig(precision="bf16").precision == "bf16"  # whether this machine runs it: at start-up
     assert params.BUILTIN_PALETTES == LABEL_SETS
+
+
+def test_the_parameters_import_no_torch():
+    """A bad parameter is one line before the model and torch load (about a second)."""
+    code = "import swiftnet_ros.ros.params, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=60)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")

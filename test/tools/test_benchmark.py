@@ -1,0 +1,40 @@
+"""The benchmark's rows per precision: bf16 is a torch row like the others, or skipped with its reason."""
+
+import pytest
+import torch
+
+from swiftnet_ros.infer.backend import check_precision
+from swiftnet_ros.tools.benchmark import check_precisions, run_benchmark
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def bf16_missing() -> str:
+    try:
+        check_precision("bf16", torch.device("cpu"))
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+def test_a_bf16_row_beside_fp32_and_onnxruntime_skipped_with_its_reason():
+    report = run_benchmark("mnv2", "torch,onnxruntime", "fp32,bf16", "128x64", runs=2, warmup=0,
+                           device_text="cpu", threads=1)
+    rows = {(r["name"], r["precision"]): r for r in report["results"]}
+    skipped = {(s["config"], s["precision"]): s["error"] for s in report["skipped"]}
+    assert ("torch", "fp32") in rows and ("onnxruntime", "fp32") in rows
+    assert "bf16 runs on the torch backend only" in skipped[("onnxruntime", "bf16")]
+    missing = bf16_missing()
+    if missing:  # this CPU: the torch row is skipped with the reason, not an error
+        assert skipped[("torch", "bf16")] == missing
+        return
+    row = rows[("torch", "bf16")]
+    assert row["backend"] == "torch" and row["describe"].startswith("torch bf16 on cpu")
+    assert row["label_agreement"] >= 0.99 and row["speedup_vs_baseline"] > 0 and row["runs"] == 2
+    assert rows[("torch", "fp32")]["label_agreement"] >= 0.999
+
+
+def test_bf16_is_a_precision_of_the_bench():
+    check_precisions(["fp32", "bf16", "int8"], "fp32,bf16,int8")
+    with pytest.raises(ValueError, match="expected comma-separated precisions out of fp32, fp16, bf16, int8"):
+        check_precisions(["bf32"], "bf32")

@@ -1,14 +1,15 @@
 """The build cache: files made from a model once (ONNX exports, TensorRT engines) and reused.
 
 One folder (``default_cache_dir``, or the caller's ``engine_cache_dir``); each entry's file name is
-its key, so a changed model, size, precision or runtime makes a new entry. Entries are written
+its key, so a changed model, size, precision or runtime makes a new entry. ``backend: auto``'s timed
+choices live there too (``autoselect.py``: ``<folder>/auto/``). Entries are written
 atomically; one that fails its check (stale or corrupt) is rebuilt with a log line.
 """
 
 import hashlib
 import logging
 import os
-from typing import Callable, Tuple
+from typing import Callable, Sequence, Tuple
 
 from swiftnet_ros.files import write_bytes_atomic
 
@@ -78,6 +79,18 @@ def code_hash() -> str:
     for path in paths + [os.path.abspath(export.__file__)]:
         with open(path, "rb") as f:
             digest.update(f.read())
+    return digest.hexdigest()
+
+
+def sources_hash(folders: Sequence[str]) -> str:
+    """sha256 of every .py file in ``folders`` (not their sub-folders), in a fixed order: what is
+    measured with this code (``autoselect``'s timings) is measured again after it changes."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):
+            digest.update(name.encode("utf-8"))
+            with open(os.path.join(folder, name), "rb") as f:
+                digest.update(f.read())
     return digest.hexdigest()
 
 

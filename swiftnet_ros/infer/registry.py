@@ -176,13 +176,27 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+AUTO_CANDIDATES = (TORCH, ONNXRUNTIME)
+"""What "auto" times against each other for a checkpoint or preset on a CPU (``autoselect.py``)."""
+
+
+def auto_times(backend: str, kind: str, device_type: Optional[str], precision: Optional[str] = None,
+               options: Optional[Mapping[str, Any]] = None) -> bool:
+    """True where "auto" is decided by timing ``AUTO_CANDIDATES`` (``autoselect.choose``): a checkpoint or
+    preset on a CPU at fp32 with no backend options (options belong to one backend: then the rule)."""
+    return (backend == AUTO and kind in ("preset", "checkpoint") and device_type == "cpu"
+            and precision in (None, FP32) and not options)
+
+
 def choose_backend(backend: str, kind: str, device_type: Optional[str] = None,
                    precision: Optional[str] = None) -> str:
     """The backend for ``backend`` ("auto" or a name) and a weights kind (preset/checkpoint/onnx/engine)
     on a device type ("cpu" / "cuda"; None: not known yet, as torch's) at ``precision`` (bf16: torch).
 
-    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> on a CPU
-    onnxruntime (its export made once and cached), on CUDA torch (CUDA graphs, no engine build step).
+    auto: an engine -> tensorrt; an ONNX file -> onnxruntime; a checkpoint or preset -> on CUDA torch
+    (CUDA graphs, no engine build step), on a CPU the faster of torch and onnxruntime, timed once for
+    the machine, model and size (where ``auto_times``; this function then returns the rule for a CPU,
+    onnxruntime, the faster one on both CPUs measured, used as such where backend options are given).
     Why: ``auto_reason``.
     """
     check_backend(backend)
@@ -203,8 +217,9 @@ def choose_backend(backend: str, kind: str, device_type: Optional[str] = None,
 
 
 def auto_reason(backend: str, kind: str, device_type: Optional[str] = None,
-                precision: Optional[str] = None) -> str:
-    """Why ``choose_backend`` picked what it did, for the node's and the Segmenter's log lines."""
+                precision: Optional[str] = None, options_given: bool = False) -> str:
+    """Why ``choose_backend`` picked what it did, for the node's and the Segmenter's log lines (a timed
+    choice says its own: ``autoselect.choose``; this is the line until it is made)."""
     if backend != AUTO:
         return "backend {} as asked".format(backend)
     if kind == "engine":
@@ -213,10 +228,13 @@ def auto_reason(backend: str, kind: str, device_type: Optional[str] = None,
         return "auto: an ONNX file runs on onnxruntime"
     if precision == BF16:
         return "auto: precision bf16 runs on the torch backend only"
-    if device_type == "cpu":
-        return ("auto: on a CPU onnxruntime is the fastest measured exact path for a checkpoint (3.25x the "
-                "eager baseline on an AMD EPYC, 1.5x on an Intel Xeon where torch gives 1.0-1.4x; "
+    if device_type == "cpu" and options_given:
+        return ("auto: onnxruntime, the rule for a CPU where backend options are given (not timed: options "
+                "belong to one backend; onnxruntime was the faster on both CPUs measured, "
                 "bench/results/cpu_notes.md)")
+    if device_type == "cpu":
+        return ("auto: the faster of {} here, timed at the size it runs at and cached per machine, model and "
+                "size".format(" and ".join(AUTO_CANDIDATES)))
     return "auto: on CUDA the torch backend (CUDA graphs; no engine build)"
 
 

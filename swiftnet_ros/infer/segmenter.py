@@ -21,14 +21,17 @@ from swiftnet_ros.infer.base import SegmentationResult, SegmenterBase, check_out
 from swiftnet_ros.infer.export import check_input_size
 from swiftnet_ros.infer.options import DEFAULT_OPSET, TorchOptions
 from swiftnet_ros.infer.registry import (
+    AUTO,
     BuildContext,
     auto_reason,
+    auto_times,
     backend_entry,
     build_backend,
     check_backend,
     check_options,
     choose_backend,
     run_precision,
+    thread_options,
 )
 from swiftnet_ros.infer.weights import as_palette, load_torch_weights, weights_kind
 
@@ -107,7 +110,9 @@ class Segmenter(SegmenterBase):
     Args:
         weights: a checkpoint path, an exported .onnx, a TensorRT .engine (with its .engine.json side
             file), or a preset name (rn18, mnv2, ...: seeded random weights, for benchmarks).
-        backend: "auto" | "torch" | "onnxruntime" | "tensorrt" (see ``choose_backend``).
+        backend: "auto" | "torch" | "onnxruntime" | "tensorrt" (see ``choose_backend``; "auto" for a
+            checkpoint or preset on a CPU at fp32 without backend_options: the faster of torch and
+            onnxruntime, timed at the size it runs at and cached, ``autoselect.py``).
         precision: "fp32" | "fp16" (fp16 needs CUDA).
         device: "auto" | "cpu" | "cuda" | "cuda:N".
         input_size: (height, width) the model runs at; None = each image's own size for torch and
@@ -117,8 +122,8 @@ class Segmenter(SegmenterBase):
         output_size: "input" (labels at the image's resolution) or "model" (at input_size).
         warmup: forward passes at construction (needs a known input size): CUDA graph capture,
             cuDNN autotuning, tracing.
-        engine_cache_dir, force_engine_rebuild: the TensorRT engine cache (default
-            ~/.cache/swiftnet_ros/engines).
+        engine_cache_dir, force_engine_rebuild: the build cache: ONNX exports, TensorRT engines and
+            auto's timed choices (default ``cache.default_cache_dir``); rebuild / time again.
         backend_options: the chosen backend's options by name (``options.TorchOptions``,
             ``OnnxRuntimeOptions``, ``TensorRTOptions``); torch's unset ones get the fastest measured
             choice for the model and device (``backend_torch.default_options``).
@@ -136,10 +141,15 @@ class Segmenter(SegmenterBase):
         self.output_size = check_output_size(output_size)
         self.input_size = check_input_size(input_size) if input_size is not None else None
         kind = weights_kind(weights)
-        self.backend_name = choose_backend(backend, kind, self.device.type, self.precision)
-        self.backend_reason = auto_reason(backend, kind, self.device.type, self.precision)
-        self._options = check_options(self.backend_name, backend_options)
-        entry = backend_entry(self.backend_name)
+        # timed auto: backend_name is "auto" until the choice for a size is made (then the chosen one's,
+        # with backend_reason saying why); rule is what the rest of the checks go by meanwhile
+        self._timed = auto_times(backend, kind, self.device.type, self.precision, backend_options)
+        rule = choose_backend(backend, kind, self.device.type, self.precision)
+        self.backend_name = AUTO if self._timed else rule
+        self.backend_reason = auto_reason(backend, kind, self.device.type, self.precision,
+                                          options_given=bool(backend_options))
+        self._options = check_options(rule, backend_options)
+        entry = backend_entry(rule)
         if entry.check_available is not None:
             entry.check_available()  # fail now, not at the first image
         self.weights = weights
@@ -150,6 +160,8 @@ class Segmenter(SegmenterBase):
         # fixed-size backends from a model without input_size: one per image size, newest last
         self._per_image_size = False
         self._by_size: Dict[Tuple[int, int], Backend] = OrderedDict()
+        self._reasons: Dict[Tuple[int, int], str] = {}  # timed auto: why, per size in _by_size
+        self._weights_hash: Optional[str] = None
         self._segmented = False  # an image went to the backend (needs_build)
         self._host_buffers: Dict[str, torch.Tensor] = {}
         if kind in ("preset", "checkpoint"):
@@ -165,10 +177,10 @@ class Segmenter(SegmenterBase):
         self.class_names: List[str] = list(meta["class_names"])
         self.palette = as_palette(meta["palette"], len(self.class_names), weights)
         self.num_classes = len(self.class_names)
-        self.precision = run_precision(self.backend_name, kind, self.precision, meta.get("precision"))
+        self.precision = run_precision(rule, kind, self.precision, meta.get("precision"))
         if kind in ("onnx", "engine"):
             self._set_fixed_size(tuple(meta["input_size"]))
-            check_file_precision(weights, kind, meta["precision"], self.precision, self.backend_name)
+            check_file_precision(weights, kind, meta["precision"], self.precision, rule)
         self._build(kind)
         if self.input_size is not None:
             self.warm_up(warmup)
@@ -195,7 +207,8 @@ class Segmenter(SegmenterBase):
             return decode_metadata(json.load(f), meta_path)
 
     def _build(self, kind: str) -> None:
-        """The backend now, or (fixed-size backends from a model, size unknown) at the first image."""
+        """The backend now, or (fixed-size backends from a model, or a timed auto, size unknown) at the
+        first image of each size."""
         cache_dir, force = self._engine_cache
         context = BuildContext(self.weights, kind, self.device, self.precision, model=self._model,
                                export=self._export, engine_cache_dir=cache_dir, force_engine_rebuild=force)
@@ -203,11 +216,33 @@ class Segmenter(SegmenterBase):
         def make(size: Optional[Tuple[int, int]]) -> Backend:
             return build_backend(self.backend_name, context, self._options, size)
 
-        self._make_fixed = make
-        if self.input_size is not None or not backend_entry(self.backend_name).fixed_size:
-            self.backend = make(self.input_size)
-        else:
+        def decide(size: Tuple[int, int]) -> Backend:
+            return self._decide(context, size)
+
+        self._make_fixed = decide if self._timed else make
+        if self.input_size is not None:
+            self.backend = self._make_fixed(self.input_size)
+        elif self._timed or backend_entry(self.backend_name).fixed_size:
             self._per_image_size = True
+        else:
+            self.backend = make(None)
+
+    def _decide(self, context: BuildContext, size: Tuple[int, int]) -> Backend:
+        """Timed auto: the faster of ``AUTO_CANDIDATES`` at ``size`` (the cached choice where there is
+        one), built once; ``backend_name`` and ``backend_reason`` say which and why."""
+        from swiftnet_ros.infer import autoselect
+        from swiftnet_ros.infer.cache import weights_hash
+
+        def build(name: str) -> Backend:  # as many threads for onnxruntime as torch has (cpu_threads)
+            return build_backend(name, context, thread_options(name, torch.get_num_threads()), size)
+
+        if self._weights_hash is None:
+            self._weights_hash = weights_hash(self.weights, self._model)
+        decision = autoselect.choose(build, self._model, self._weights_hash, size, self.precision,
+                                     context.engine_cache_dir, context.force_engine_rebuild)
+        self.backend_name, self.backend_reason = decision.name, decision.reason
+        self._reasons[(int(size[0]), int(size[1]))] = decision.reason
+        return decision.backend
 
     def _export(self, size: Tuple[int, int], opset: int = DEFAULT_OPSET, argmax: str = "host",
                 fp16: Optional[bool] = None) -> bytes:
@@ -227,10 +262,12 @@ class Segmenter(SegmenterBase):
         backend = self._by_size.pop(size, None)
         if backend is None:
             LOG.info("%s backend: building for %dx%d (WIDTHxHEIGHT), one per image size",
-                     self.backend_name, size[1], size[0])
+                     AUTO if self._timed else self.backend_name, size[1], size[0])
             backend = self._make_fixed(size)
             while len(self._by_size) >= MAX_SIZES_KEPT:
-                self._by_size.popitem(last=False)
+                self._reasons.pop(self._by_size.popitem(last=False)[0], None)
+        elif self._timed:  # another size's choice may have been another backend
+            self.backend_name, self.backend_reason = backend.name, self._reasons[size]
         self._by_size[size] = backend
         self.backend = backend
         return backend
@@ -291,6 +328,8 @@ class Segmenter(SegmenterBase):
         backend = self.backend.describe() if self.backend is not None else self.backend_name
         if self.input_size:
             size = "{}x{}".format(self.input_size[1], self.input_size[0])
+        elif self._per_image_size and self._timed:
+            size = "native size (the faster backend timed at the first image of each size)"
         elif self._per_image_size:
             size = "native size (one {} graph per image size, built at its first image)".format(
                 self.backend_name)

@@ -292,7 +292,7 @@ class SegmentationCore:
     def _load_segmenter(self) -> Any:
         from swiftnet_ros.infer import Segmenter  # imports torch: only after the parameters were checked
         from swiftnet_ros.infer.backend import resolve_device
-        from swiftnet_ros.infer.registry import choose_backend, thread_options
+        from swiftnet_ros.infer.registry import auto_times, choose_backend, thread_options
         from swiftnet_ros.infer.weights import weights_kind
 
         config = self.config
@@ -312,15 +312,17 @@ class SegmentationCore:
 
             torch.set_num_threads(config.cpu_threads)
             device_type = resolve_device(config.device).type
-            backend = choose_backend(config.backend, weights_kind(weights), device_type, config.precision)
-            options = thread_options(backend, config.cpu_threads)
+            kind = weights_kind(weights)
+            if not auto_times(config.backend, kind, device_type, config.precision):  # timed: torch's threads
+                backend = choose_backend(config.backend, kind, device_type, config.precision)
+                options = thread_options(backend, config.cpu_threads)
             log.info("model on {} CPU thread(s)".format(config.cpu_threads))
         segmenter = Segmenter(weights, backend=config.backend, precision=config.precision,
                               device=config.device, input_size=config.input_hw(),
                               output_size=config.output_size, warmup=config.warmup,
                               engine_cache_dir=config.engine_cache_dir or None,
                               force_engine_rebuild=config.force_engine_rebuild, backend_options=options)
-        log.info("model ready in {:.1f} s{}: {} ({})".format(
+        log.info("model ready in {:.1f} s{}: {}; {}".format(
             time.monotonic() - start, " (TensorRT engine built or loaded)" if engine else "",
             segmenter.describe(), segmenter.backend_reason))
         return segmenter

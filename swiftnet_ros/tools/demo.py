@@ -258,6 +258,17 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
+def model_ready_line(path: str) -> str:
+    """The node log's "model ready in ... s: <model and backend>; <why that backend>" line, from "model
+    ready" on ("" where it is not there yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.strip() for line in f if "model ready in" in line]
+    except OSError:
+        return ""
+    return lines[-1][lines[-1].index("model ready in"):] if lines else ""
+
+
 class DemoError(Exception):
     """A failure the demo reports as one message and an exit code (2: bad arguments, 1: a failed run)."""
 
@@ -363,6 +374,9 @@ def start_node(settings: DemoSettings, weights: str, plan: BagPlan, env: Dict[st
             raise
         if ready:
             print("demo: node ready after {:.1f} s".format(time.monotonic() - start))
+            chosen = model_ready_line(node_log.name)
+            if chosen:
+                print("demo: {}".format(chosen))  # which backend auto chose, and why
             return node_proc, recorder_node, recorder
         state = recorder.discovery_state(image_topic)
         died = node_proc.poll()

@@ -93,7 +93,8 @@ def export_onnx(model: nn.Module, input_size: Sequence[int], class_names: List[s
                          "fp16 makes an fp16 engine from it)".format(torch.__version__))
     dtype = torch.float16 if fp16 else torch.float32
     output_name = OUTPUT_OF_ARGMAX[argmax]
-    module = _ExportWrapper(copy.deepcopy(model).eval().to(device=device, dtype=dtype), output_name)
+    # the wrapper in eval mode too: PyTorch 1.10's export restores the wrapper's mode on every submodule
+    module = _ExportWrapper(copy.deepcopy(model).to(device=device, dtype=dtype), output_name).eval()
     generator = torch.Generator().manual_seed(0)
     dummy = (torch.rand(1, 3, height, width, generator=generator) * 255).to(device=device, dtype=dtype)
     kwargs = torchscript_exporter()

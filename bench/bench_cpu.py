@@ -20,7 +20,7 @@ import os
 import sys
 
 from swiftnet_ros.commands.main import main
-from swiftnet_ros.tools.benchmark import cpu_model
+from swiftnet_ros.infer.cpu import cpu_model
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 BACKENDS = "torch,torch-winograd,onnxruntime"

@@ -19,12 +19,12 @@ import torch
 
 from swiftnet_ros.data.synthetic import make_scene
 from swiftnet_ros.files import write_json_atomic
+from swiftnet_ros.infer.cpu import cpu_model
 from swiftnet_ros.infer.export import export_onnx
 from swiftnet_ros.infer.options import HOST_STRIDE4
 from swiftnet_ros.infer.postprocess import bilinear_argmax
 from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch
 from swiftnet_ros.infer.weights import load_torch_weights
-from swiftnet_ros.tools.benchmark import cpu_model
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 H, W = 512, 1024

@@ -17,12 +17,12 @@ import numpy as np
 
 from swiftnet_ros.data.synthetic import make_scene
 from swiftnet_ros.files import write_json_atomic
+from swiftnet_ros.infer.cpu import cpu_model
 from swiftnet_ros.infer.export import export_onnx
 from swiftnet_ros.infer.quantize import CALIBRATION_SEED, quantize_onnx
 from swiftnet_ros.infer.segmenter import Segmenter
 from swiftnet_ros.infer.weights import load_torch_weights
 from swiftnet_ros.sizes import parse_size
-from swiftnet_ros.tools.benchmark import cpu_model
 from swiftnet_ros.train.metrics import ConfusionMatrix
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")

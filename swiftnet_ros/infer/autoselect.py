@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from swiftnet_ros.files import write_json_atomic
 from swiftnet_ros.infer.backend import Backend
 from swiftnet_ros.infer.cache import code_hash, default_cache_dir, sources_hash
+from swiftnet_ros.infer.cpu import read_cpuinfo
 from swiftnet_ros.infer.registry import AUTO_CANDIDATES
 
 LOG = logging.getLogger(__name__)
@@ -68,23 +69,11 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------- the key
-def cpu_description(path: str = "/proc/cpuinfo") -> Dict[str, str]:
-    """The CPU's model name and a hash of its feature flags (x86 "flags", ARM "Features"), from
-    ``path`` where Linux has it, else what ``platform`` says."""
-    model, flags = "", ""
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("model name", "Hardware", "Processor") and not model:
-                    model = value.strip()
-                elif key in ("flags", "Features") and not flags:
-                    flags = " ".join(sorted(value.split()))
-    except OSError:
-        pass
+def cpu_description() -> Dict[str, str]:
+    """The CPU's model name and a hash of its feature flags."""
+    model, flags = read_cpuinfo()
     return {"model": model or platform.processor() or platform.machine(),
-            "flags": hashlib.sha256(flags.encode("utf-8")).hexdigest()[:16]}
+            "flags": hashlib.sha256(" ".join(sorted(flags)).encode("utf-8")).hexdigest()[:16]}
 
 
 def machine_description() -> Dict[str, Any]:

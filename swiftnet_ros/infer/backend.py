@@ -7,12 +7,12 @@ when asked for, the uint8 confidence map computed beside it: ``labels_confidence
 """
 
 import functools
-import sys
-from typing import FrozenSet, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 
 from swiftnet_ros.choices import BF16, DEVICE_NAMES, FP16, PRECISIONS, is_device_name
+from swiftnet_ros.infer.cpu import read_cpu_flags
 from swiftnet_ros.infer.postprocess import bilinear_argmax, labels_and_confidence, nearest_argmax
 from swiftnet_ros.model.blocks import resize
 from swiftnet_ros.model.config import UPSAMPLE_MODES
@@ -35,22 +35,6 @@ def resolve_device(device: str) -> torch.device:
         raise ValueError("device {!r} requested but CUDA is not available here; use device='cpu'"
                          .format(device))
     return resolved
-
-
-def read_cpu_flags(path: str = "/proc/cpuinfo") -> FrozenSet[str]:
-    """The CPU's feature flags as Linux lists them on x86 (the first "flags" line); empty elsewhere
-    (another OS, an ARM CPU such as a Jetson's) or where the file cannot be read."""
-    if not sys.platform.startswith("linux"):
-        return frozenset()
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return frozenset(value.split())
-    except OSError:
-        pass
-    return frozenset()
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from swiftnet_ros.choices import INT8, PRECISIONS
+from swiftnet_ros.infer.cpu import cpu_model
 from swiftnet_ros.infer.registry import parse_backend_token, thread_options
 from swiftnet_ros.stats import percentile
 
@@ -78,17 +79,6 @@ def _reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_info(device: Any, threads: int) -> Dict[str, Any]:

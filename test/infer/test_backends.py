@@ -2,7 +2,6 @@
 
 import copy
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -409,22 +408,6 @@ def test_bf16_needs_the_cpu_flags_and_says_what_is_missing(rn18, monkeypatch):
     with pytest.raises(ValueError, match=r"^precision 'bf16' on a CPU needs PyTorch's bf16 CPU kernels .*, "
                                          r"which PyTorch \S+ lacks; use precision 'fp32'$"):
         check_precision("bf16", CPU)
-
-
-def test_read_cpu_flags(tmp_path, monkeypatch):
-    from swiftnet_ros.infer import backend
-
-    x86 = tmp_path / "x86"
-    x86.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx512f avx512_bf16\n\n"
-                   "processor\t: 1\nflags\t\t: fpu\n")
-    arm = tmp_path / "arm"  # a Jetson: "Features", no "flags"
-    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nCPU part\t: 0xd07\n")
-    if sys.platform.startswith("linux"):
-        assert backend.read_cpu_flags(str(x86)) == {"fpu", "avx512f", "avx512_bf16"}
-    assert backend.read_cpu_flags(str(arm)) == frozenset()
-    assert backend.read_cpu_flags(str(tmp_path / "missing")) == frozenset()
-    monkeypatch.setattr(sys, "platform", "darwin")
-    assert backend.read_cpu_flags(str(x86)) == frozenset()
 
 
 def test_cpu_bf16_probe_agrees_with_a_bf16_forward():

@@ -279,8 +279,6 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             tqdm.write("swiftnet-ros segment: skipped {}: {}".format(path, " ".join(str(error).split())),
                        file=sys.stderr)
-    reason = getattr(segmenter, "backend_reason", None)  # what auto chose (timed at the first image) and why
-    if reason:
-        print("backend {}: {}".format(segmenter.backend_name, reason))
+    print("backend {}: {}".format(segmenter.backend_name, segmenter.backend_reason))  # auto: timed at image 1
     print("wrote results for {} of {} input(s) to {}".format(len(items) - failures, len(items), args.output))
     return 1 if failures else 0

@@ -38,13 +38,15 @@ class SegmentationResult:
 class SegmenterBase:
     """What a segmenter is to its callers; subclasses set the attributes and implement ``segment``.
 
-    Attributes: ``model_name``, ``backend_name``, ``precision``, ``device``, ``class_names``,
-    ``num_classes``, ``palette`` ((C, 3) uint8), ``input_size`` ((H, W) the model runs at, or None
-    while it follows the image) and ``output_size`` ("input" | "model").
+    Attributes: ``model_name``, ``backend_name``, ``backend_reason`` (why that backend, for the logs),
+    ``precision``, ``device``, ``class_names``, ``num_classes``, ``palette`` ((C, 3) uint8),
+    ``input_size`` ((H, W) the model runs at, or None while it follows the image) and ``output_size``
+    ("input" | "model").
     """
 
     model_name: str
     backend_name: str
+    backend_reason: str
     precision: str
     device: Any
     class_names: List[str]

@@ -107,6 +107,7 @@ class MultiScaleSegmenter(SegmenterBase):
         self.palette = metas[0]["palette"]
         self.model_name = "+".join(m["model_name"] for m in metas)
         self.backend_name = "torch"
+        self.backend_reason = "multi-scale and ensemble inference run the PyTorch models themselves"
 
     def probabilities(self, image: np.ndarray, rgb: bool = True) -> torch.Tensor:
         """1 x C x h x w averaged probabilities at the model input size."""

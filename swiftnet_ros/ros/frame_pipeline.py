@@ -53,6 +53,15 @@ def to_rgb(source: Source) -> np.ndarray:
                                    source.is_bigendian)
 
 
+def _first_build(backend: str) -> str:
+    """What the first frame of a size waits for, by backend ("auto": not chosen yet)."""
+    if backend == "auto":
+        return "timing torch against onnxruntime at this size (once per machine, model and size; then cached)"
+    if backend == "tensorrt":
+        return "building the TensorRT engine for this size (minutes; then cached)"
+    return "building the {} backend for this size".format(backend)
+
+
 @dataclass
 class Outputs:
     """Which outputs ``process`` makes beside the labels and the summary."""
@@ -118,12 +127,13 @@ class FramePipeline:
         converted = time.perf_counter()
         first = segmenter.needs_build()
         if first:
-            LOG.info("first frame (%dx%d): building the %s backend for this size; a TensorRT engine build "
-                     "takes minutes", image.shape[1], image.shape[0], segmenter.backend_name)
+            LOG.info("first frame (%dx%d): %s", image.shape[1], image.shape[0],
+                     _first_build(segmenter.backend_name))
         result = segmenter.segment(image, confidence=confidence)
         segmented = time.perf_counter()
         if first:
-            LOG.info("%s backend ready after %.1f s", segmenter.backend_name, segmented - converted)
+            LOG.info("%s backend ready after %.1f s (%s)", segmenter.backend_name, segmented - converted,
+                     segmenter.backend_reason)
         labels = result.labels
         summary = FrameSummary(
             model=segmenter.model_name, backend=segmenter.backend_name, precision=segmenter.precision,

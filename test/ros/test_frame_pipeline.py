@@ -175,3 +175,11 @@ def test_compressed_labels_are_a_lossless_mono8_png_and_confidence_comes_with_th
     frame.labels = with_void
     decoded = cv2.imdecode(np.frombuffer(pipeline.compressed_labels(frame), np.uint8), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(decoded, with_void)
+
+
+def test_first_frame_message_says_what_it_waits_for() -> None:
+    from swiftnet_ros.ros.frame_pipeline import _first_build
+
+    assert _first_build("auto").startswith("timing torch against onnxruntime at this size")
+    assert "TensorRT engine" in _first_build("tensorrt")
+    assert _first_build("onnxruntime") == "building the onnxruntime backend for this size"

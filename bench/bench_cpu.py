@@ -1,8 +1,9 @@
 """The README's CPU benchmark: SwiftNet at 1024x512 on this machine's CPU, fp32 and int8.
 
-One process, one run: the eager fp32 NCHW baseline (as the reference code runs) and the torch
-backend with and without its CPU rewrites, and onnxruntime in fp32 and int8 (quantized on the fly,
-calibrated on synthetic scenes that are not the timed one), timed round-robin. Writes
+One process, one run: the eager fp32 NCHW baseline (as the reference code runs), what ``backend:
+auto`` chooses here (timed), the torch backend with and without its CPU rewrites in fp32 and bf16,
+and onnxruntime in fp32 and int8 (quantized on the fly, calibrated on synthetic scenes that are not
+the timed one), timed round-robin. Writes
 bench/results/cpu_bench_<name>_1024x512_<cpu>[_Nthread].json and .png, where <cpu> names the CPU
 (the committed runs: an AMD EPYC and an Intel Xeon). Quote the ratios (speed-up, agreement):
 absolute times depend on the machine and on its load.
@@ -23,8 +24,8 @@ from swiftnet_ros.commands.main import main
 from swiftnet_ros.infer.cpu import cpu_model
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-BACKENDS = "torch,torch-winograd,onnxruntime"
-PRECISIONS = "fp32,int8"
+BACKENDS = "auto,torch,torch-winograd,onnxruntime"
+PRECISIONS = "fp32,bf16,int8"  # bf16 where the CPU has it (else skipped with the reason)
 
 
 def cpu_slug(name: str) -> str:

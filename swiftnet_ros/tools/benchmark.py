@@ -212,8 +212,12 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
             skipped.append({"config": label, "precision": precision, "error": str(error)})
             print("skipping {} {}: {}".format(label, precision, error), file=sys.stderr)
             continue
-        entries.append(_Config(label, backend, precision, options, segmenter.backend.labels,
-                               segmenter.backend.describe()))
+        describe = segmenter.backend.describe()
+        if backend == "auto":  # the row says what auto chose here, and why (timed at this size)
+            label = "auto ({})".format(segmenter.backend_name)
+            describe = "{}; {}".format(describe, segmenter.backend_reason)
+        entries.append(_Config(label, segmenter.backend_name, precision, options, segmenter.backend.labels,
+                               describe))
 
     # warm-up, then memory: one configuration at a time
     for entry in tqdm(entries, desc="warm-up", unit="config", leave=False):

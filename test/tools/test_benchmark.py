@@ -38,3 +38,13 @@ def test_bf16_is_a_precision_of_the_bench():
     check_precisions(["fp32", "bf16", "int8"], "fp32,bf16,int8")
     with pytest.raises(ValueError, match="expected comma-separated precisions out of fp32, fp16, bf16, int8"):
         check_precisions(["bf32"], "bf32")
+
+
+def test_an_auto_row_names_what_auto_chose_and_why(tmp_path):
+    report = run_benchmark("mnv2", "auto", "fp32", "128x64", runs=1, warmup=0, device_text="cpu", threads=1,
+                           engine_cache_dir=str(tmp_path))
+    (row,) = report["results"][1:]
+    assert row["backend"] in ("torch", "onnxruntime")
+    assert row["name"] == "auto ({})".format(row["backend"])
+    assert "; auto: {} (timed".format(row["backend"]) in row["describe"]
+    assert row["label_agreement"] >= 0.999

@@ -1,4 +1,4 @@
-"""The README's CPU benchmark: SwiftNet at 1024x512 on this machine's CPU, fp32 and int8.
+"""The README's CPU benchmark: SwiftNet at 1024x512 on this machine's CPU, fp32, bf16 and int8.
 
 One process, one run: the eager fp32 NCHW baseline (as the reference code runs), what ``backend:
 auto`` chooses here (timed), the torch backend with and without its CPU rewrites in fp32 and bf16,

@@ -1,7 +1,8 @@
 """``swiftnet-ros quantize --weights W --calibration synthetic|DIR|BAG --num N -o m_int8.onnx``
 
 int8 static quantization with ONNX Runtime (``swiftnet_ros.infer.quantize``). ``--weights`` is a
-checkpoint or preset (exported to fp32 ONNX first, at ``--size``) or an fp32 .onnx export. The
+checkpoint or preset (exported to fp32 ONNX first, at ``--size``, ending at the stride-4 logits) or an
+fp32 .onnx export. ``--keep-fp32 auto`` (the default) measures which layers stay fp32. The
 calibration images are synthetic road scenes (seeds from ``--seed``, by default disjoint from the
 training seeds and from the published evaluation's), the images of a folder, or the frames of a
 rosbag2 bag; this module reads them and hands the library plain arrays.
@@ -21,9 +22,12 @@ SYNTHETIC = "synthetic"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from swiftnet_ros.infer.quantize import (
+        AUTO,
         CALIBRATION_METHODS,
         CALIBRATION_SEED,
+        CHECK_EVERY,
         DEFAULT_KEEP_FP32,
+        DEFAULT_TARGET_AGREEMENT,
         KEEP_FP32,
     )
     from swiftnet_ros.tools.bags import IMAGE_TOPIC
@@ -32,15 +36,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint, preset (random weights) or fp32 .onnx export")
     parser.add_argument("--calibration", default=SYNTHETIC,
                         help="'synthetic' (seeded road scenes), a folder of images or a rosbag2 bag")
-    parser.add_argument("--num", type=int, default=32, help="calibration images (default 32)")
+    parser.add_argument("--num", type=int, default=32,
+                        help="calibration images (default 32; with --keep-fp32 {} the 2nd and every {}th "
+                        "after it are held out to measure agreement)".format(AUTO, CHECK_EVERY))
     parser.add_argument("--seed", type=int, default=CALIBRATION_SEED,
                         help="first synthetic scene seed (default {})".format(CALIBRATION_SEED))
     parser.add_argument("--topic", default=IMAGE_TOPIC, help="a bag's image topic (default %(default)s)")
     parser.add_argument("--size", default=None,
                         help="export size WIDTHxHEIGHT for a checkpoint (default: its config's input_size)")
-    parser.add_argument("--keep-fp32", default=",".join(DEFAULT_KEEP_FP32),
-                        help="layers left in fp32, some of {} ('' for none; default %(default)s)"
-                        .format(", ".join(KEEP_FP32)))
+    parser.add_argument("--keep-fp32", default=DEFAULT_KEEP_FP32,
+                        help="layers left in fp32: '{}' (default: the logits conv and the fewest encoder "
+                        "blocks from the input with which every held-out image meets --target-agreement), "
+                        "or some of {} ('' for none)".format(AUTO, ", ".join(KEEP_FP32)))
+    parser.add_argument("--target-agreement", type=float, default=DEFAULT_TARGET_AGREEMENT,
+                        help="with --keep-fp32 {}: the fraction of each held-out image's labels that must "
+                        "equal fp32's (default %(default)s)".format(AUTO))
     parser.add_argument("--method", default=CALIBRATION_METHODS[0], choices=CALIBRATION_METHODS,
                         help="activation range calibration (default %(default)s)")
     parser.add_argument("-o", "--output", required=True, help="int8 ONNX file to write")
@@ -97,6 +107,7 @@ def fp32_export(weights: str, size_text: object) -> Tuple[object, Tuple[int, int
     """(fp32 ONNX path or bytes, its input size (H, W)) for ``--weights``."""
     from swiftnet_ros.infer.export import export_onnx
     from swiftnet_ros.infer.metadata import read_onnx_metadata
+    from swiftnet_ros.infer.quantize import EXPORT_ARGMAX
     from swiftnet_ros.infer.weights import load_torch_weights, weights_kind
     from swiftnet_ros.sizes import parse_size
 
@@ -116,24 +127,56 @@ def fp32_export(weights: str, size_text: object) -> Tuple[object, Tuple[int, int
         size = (height, width)
     else:
         raise UsageError("--size is required: the config of {!r} has no input_size".format(weights))
-    return export_onnx(model, size, meta["class_names"], meta["palette"], model_name=meta["model_name"]), size
+    return export_onnx(model, size, meta["class_names"], meta["palette"], argmax=EXPORT_ARGMAX,
+                       model_name=meta["model_name"]), size
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from swiftnet_ros.infer.quantize import check_keep_fp32, quantize_onnx
+    from swiftnet_ros.infer.quantize import (
+        AUTO,
+        check_auto_images,
+        check_keep_fp32,
+        quantization_info,
+        quantize_onnx,
+    )
 
-    keep = check_keep_fp32([k.strip() for k in args.keep_fp32.split(",") if k.strip()])
+    if args.keep_fp32.strip() == AUTO:
+        keep = AUTO  # type: object
+    else:
+        keep = check_keep_fp32([k.strip() for k in args.keep_fp32.split(",") if k.strip()])
+    if not 0 < args.target_agreement <= 1:
+        raise UsageError("--target-agreement must be a fraction in (0, 1], got {}"
+                         .format(args.target_agreement))
     if not args.output.lower().endswith(".onnx"):
         raise UsageError("-o {!r}: expected an .onnx file name".format(args.output))
     images, count, description = calibration_images(args.calibration, args.num, args.seed, args.topic)
+    if keep == AUTO:
+        check_auto_images(count)
     source, size = fp32_export(args.weights, args.size)
-    progress = tqdm(images(size), total=count, desc="calibration", unit="image")
-    quantize_onnx(source, progress, keep_fp32=keep, method=args.method, path=args.output,
-                  calibration=description)
-    progress.close()
-    print("wrote {} (int8 QDQ at {}x{} WxH, calibrated on {}, fp32 layers: {}; {:.1f} MB)".format(
-        args.output, size[1], size[0], description, ", ".join(keep) or "none",
+    bar = []
+
+    def progress() -> Iterator[np.ndarray]:
+        """The images with a progress bar that starts at the first one: the model's checks come first."""
+        for image in images(size):
+            if not bar:
+                bar.append(tqdm(total=count, desc="calibration", unit="image"))
+            yield image
+            bar[0].update()
+        if bar:
+            bar[0].close()
+
+    data = quantize_onnx(source, progress(), keep_fp32=keep, method=args.method, path=args.output,
+                         calibration=description, target_agreement=args.target_agreement,
+                         report=lambda line: print("auto: " + line))
+    info = quantization_info(data)
+    choice = ""
+    if info["fp32_choice"] == AUTO:
+        choice = " (auto: worst of {} held-out images {:.2%}, {} the target {:.2%})".format(
+            info["check_images"], info["check_agreement"]["worst"], "meets" if info["met"] else "misses",
+            info["target_agreement"])
+    print("wrote {} (int8 QDQ at {}x{} WxH, calibrated on {}, fp32 layers: {}{}; {:.1f} MB)".format(
+        args.output, size[1], size[0], description, ", ".join(info["fp32_layers"]) or "none", choice,
         os.path.getsize(args.output) / 1e6))
     return 0

@@ -120,10 +120,11 @@ def int8_model(model: Any, meta: Dict[str, Any], size: Tuple[int, int], num: int
 
     from swiftnet_ros.data.synthetic import make_scene
     from swiftnet_ros.infer.export import export_onnx
-    from swiftnet_ros.infer.quantize import CALIBRATION_SEED, quantize_onnx
+    from swiftnet_ros.infer.quantize import CALIBRATION_SEED, EXPORT_ARGMAX, quantize_onnx
 
     description = "synthetic scenes {}..{}".format(CALIBRATION_SEED, CALIBRATION_SEED + num - 1)
-    fp32 = export_onnx(model, size, meta["class_names"], meta["palette"], model_name=meta["model_name"])
+    fp32 = export_onnx(model, size, meta["class_names"], meta["palette"], argmax=EXPORT_ARGMAX,
+                       model_name=meta["model_name"])
     images = (make_scene(CALIBRATION_SEED + i, size)[0] for i in range(num))
     path = os.path.join(folder, "int8.onnx")
     quantize_onnx(fp32, tqdm(images, total=num, desc="int8 calibration", unit="image", leave=False),

@@ -39,10 +39,17 @@ def test_quantize_synthetic_then_segment(checkpoint, tmp_path, capsys):
     out = str(tmp_path / "m_int8.onnx")
     assert main(["quantize", "--weights", checkpoint, "--size", "{}x{}".format(W, H), "--num", "2",
                  "-o", out]) == 0
-    assert "wrote {}".format(out) in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote {}".format(out) in printed
     meta = read_onnx_metadata(out)
     assert meta["precision"] == "int8" and meta["input_size"] == (H, W) and meta["class_names"] == CLASSES
-    assert quantize_info(out)["calibration"] == "synthetic scenes 2000000..2000001"
+    assert meta["output"] == "logits_stride4"  # a checkpoint is exported to the stride-4 logits first
+    info = quantize_info(out)
+    assert info["calibration"] == "synthetic scenes 2000000..2000001" and info["method"] == "percentile"
+    assert info["fp32_choice"] == "auto" and info["check_images"] == 1 and info["fp32_layers"][0] == "logits"
+    assert "auto: fp32 logits: agreement with fp32 worst" in printed  # each prefix it measured
+    layers = ", ".join(info["fp32_layers"])
+    assert "fp32 layers: {} (auto: worst of 1 held-out images".format(layers) in printed
     image = str(tmp_path / "scene.png")
     cv2.imwrite(image, make_scene(7, (H, W))[0][:, :, ::-1])
     assert main(["segment", "--weights", out, "--device", "cpu", image, "-o", str(tmp_path / "seg")]) == 0
@@ -68,15 +75,25 @@ def test_quantize_from_a_folder_and_from_a_bag(checkpoint, tmp_path):
     (folder / "notes.txt").write_text("not an image")
     out = str(tmp_path / "folder_int8.onnx")
     assert main(["quantize", "--weights", checkpoint, "--size", "{}x{}".format(W, H), "--calibration",
-                 str(folder), "--num", "5", "-o", out]) == 0
+                 str(folder), "--num", "5", "--keep-fp32", "logits", "-o", out]) == 0
     assert quantize_info(out)["images"] == 3
     bag = str(tmp_path / "bag")
     write_synthetic_bag(bag, 3, size=(H, W), seed=5)
     out = str(tmp_path / "bag_int8.onnx")
     assert main(["quantize", "--weights", checkpoint, "--size", "{}x{}".format(W, H), "--calibration", bag,
-                 "--num", "2", "-o", out]) == 0
+                 "--num", "2", "--keep-fp32", "logits", "-o", out]) == 0
     info = quantize_info(out)
     assert info["images"] == 2 and "bag" in info["calibration"]
+
+
+def test_named_fp32_layers_and_minmax_ranges(checkpoint, tmp_path, capsys):
+    out = str(tmp_path / "m_int8.onnx")
+    assert main(["quantize", "--weights", checkpoint, "--size", "{}x{}".format(W, H), "--num", "1",
+                 "--keep-fp32", "logits,encoder:2", "--method", "minmax", "-o", out]) == 0
+    assert "fp32 layers: logits, encoder:2;" in capsys.readouterr().out
+    info = quantize_info(out)
+    assert info["fp32_layers"] == ["logits", "encoder:2"] and info["fp32_choice"] == "given"
+    assert info["method"] == "minmax" and "check_images" not in info
 
 
 def test_bad_input_is_one_line_and_writes_nothing(checkpoint, tmp_path, capsys):
@@ -91,6 +108,10 @@ def test_bad_input_is_one_line_and_writes_nothing(checkpoint, tmp_path, capsys):
         (["--weights", str(corrupt)], "corrupt.onnx is not a readable ONNX model"),
         (["--weights", checkpoint, "--num", "0"], "--num must be >= 1"),
         (["--weights", checkpoint, "--size", "96x64", "--keep-fp32", "head"], "keep_fp32 head"),
+        (["--weights", checkpoint, "--target-agreement", "1.5"], "--target-agreement must be a fraction"),
+        (["--weights", checkpoint, "--size", "96x64", "--num", "1"], "auto measures agreement on held-out"),
+        (["--weights", checkpoint, "--size", "96x64", "--keep-fp32", "encoder:40"],
+         "encoder:40: the model has 18 encoder blocks"),
     ]
     for argv, message in cases:
         capsys.readouterr()

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from swiftnet_ros.files import write_json_atomic
 from swiftnet_ros.infer.backend import Backend
 from swiftnet_ros.infer.cache import code_hash, default_cache_dir, sources_hash
-from swiftnet_ros.infer.cpu import read_cpuinfo
+from swiftnet_ros.infer.cpu import cpu_model, read_cpu_flags
+from swiftnet_ros.infer.postprocess import label_agreement
 from swiftnet_ros.infer.registry import AUTO_CANDIDATES
 
 LOG = logging.getLogger(__name__)
@@ -71,9 +72,8 @@ class Decision:
 # ---------------------------------------------------------------------------- the key
 def cpu_description() -> Dict[str, str]:
     """The CPU's model name and a hash of its feature flags."""
-    model, flags = read_cpuinfo()
-    return {"model": model or platform.processor() or platform.machine(),
-            "flags": hashlib.sha256(" ".join(sorted(flags)).encode("utf-8")).hexdigest()[:16]}
+    flags = " ".join(sorted(read_cpu_flags()))
+    return {"model": cpu_model(), "flags": hashlib.sha256(flags.encode("utf-8")).hexdigest()[:16]}
 
 
 def machine_description() -> Dict[str, Any]:
@@ -151,11 +151,6 @@ def probe_image(size: Size, seed: int = 0) -> torch.Tensor:
     return (smooth + noise).clamp(0, 255).round().contiguous()
 
 
-def agreement(labels: torch.Tensor, reference: torch.Tensor) -> float:
-    """The share of pixels where two N x H x W label maps agree."""
-    return float((labels.long() == reference.long()).float().mean())
-
-
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return "{}: {}".format(type(error).__name__, text[0]) if text else type(error).__name__
@@ -208,7 +203,7 @@ def time_candidates(build: Callable[[str], Backend], model: torch.nn.Module, siz
             excluded[name] = "could not run: {}".format(_one_line(error))
             LOG.warning("auto: %s left out: %s", name, excluded[name])
             continue
-        agreements[name] = agreement(labels, reference)
+        agreements[name] = label_agreement(labels, reference)
         if agreements[name] < MIN_AGREEMENT:
             excluded[name] = "gives the model's label on only {:.3f}% of the pixels".format(
                 100 * agreements[name])

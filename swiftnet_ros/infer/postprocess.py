@@ -28,6 +28,12 @@ def resize_argmax(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> tor
     return resize(logits, size, mode).argmax(1).to(torch.uint8)
 
 
+def label_agreement(labels: torch.Tensor, reference: torch.Tensor) -> float:
+    """The share of pixels where two label maps of one shape agree (any integer dtypes): how the
+    benchmarks, ``backend: auto``'s check and int8's fp32-layer search compare a path with another."""
+    return float((labels.long() == reference.long()).float().mean())
+
+
 def confidence_bytes(probability: torch.Tensor) -> torch.Tensor:
     """round(255 x p) as uint8, for probabilities p in 0..1."""
     return (probability.float() * 255.0).round().clamp(0, 255).to(torch.uint8)

@@ -313,9 +313,10 @@ def _agreements(model: object, batches: Sequence[np.ndarray], reference: Sequenc
     import torch
 
     from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend
+    from swiftnet_ros.infer.postprocess import label_agreement
 
     backend = OnnxRuntimeBackend(model, torch.device("cpu"))
-    return [float((backend.labels(torch.from_numpy(batch)) == labels).float().mean())
+    return [label_agreement(backend.labels(torch.from_numpy(batch)), labels)
             for batch, labels in zip(batches, reference)]
 
 

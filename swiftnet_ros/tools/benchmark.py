@@ -154,6 +154,7 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     from swiftnet_ros.data.synthetic import make_scene
     from swiftnet_ros.infer.backend import resolve_device
     from swiftnet_ros.infer.backend_torch import has_torch_compile
+    from swiftnet_ros.infer.postprocess import label_agreement
     from swiftnet_ros.infer.segmenter import Segmenter, image_to_batch
     from swiftnet_ros.infer.weights import load_torch_weights
     from swiftnet_ros.sizes import parse_size
@@ -248,7 +249,7 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
                 sync()
                 entry.times.append((time.perf_counter() - start) * 1e3)
                 entry.cpu_times.append((time.process_time() - cpu_start) * 1e3)
-                entry.agreement.append(float((labels == reference).float().mean().item()))
+                entry.agreement.append(label_agreement(labels, reference))
                 bar.update(1)
     base_median = statistics.median(entries[0].times)
     results = []

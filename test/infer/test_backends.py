@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from model_helpers import randomise_bn
 
 from swiftnet_ros.infer.backend import check_precision, resolve_device
 from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend, select_providers
@@ -25,18 +26,6 @@ H, W = 64, 96
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def randomise_bn(model: nn.Module, seed: int = 1) -> nn.Module:
-    """Non-trivial BN statistics, so that a wrong fold would change the output."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.2)
-    return model
 
 
 def image_batch(seed: int = 0, h: int = H, w: int = W) -> torch.Tensor:

@@ -7,6 +7,7 @@ import onnx
 import pytest
 import torch
 import torch.nn as nn
+from model_helpers import randomise_bn
 
 from swiftnet_ros.commands.main import main
 from swiftnet_ros.infer.backend import StaticGraphBackend
@@ -31,22 +32,12 @@ PALETTE = [[128, 64, 128], [0, 0, 142], [70, 130, 180], [220, 20, 60], [153, 153
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def trained_looking(model: nn.Module, seed: int = 1) -> nn.Module:
-    """BN statistics away from the identity, so that a wrong graph changes the output."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def models():
     """A bilinear and a nearest (the Jetson TX2's) model, 5 classes."""
     torch.manual_seed(0)
-    return {"rn18": trained_looking(build_model("rn18", num_classes=5)),
-            "jetson-tx2": trained_looking(build_model("jetson-tx2", num_classes=5))}
+    return {"rn18": randomise_bn(build_model("rn18", num_classes=5)).eval(),
+            "jetson-tx2": randomise_bn(build_model("jetson-tx2", num_classes=5)).eval()}
 
 
 def image(h: int, w: int, seed: int = 0) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 
 from swiftnet_ros.choices import BF16, DEVICE_NAMES, FP16, PRECISIONS, is_device_name
 from swiftnet_ros.infer.cpu import read_cpu_flags
-from swiftnet_ros.infer.postprocess import bilinear_argmax, labels_and_confidence, nearest_argmax
+from swiftnet_ros.infer.postprocess import labels_and_confidence, sparse_argmax
 from swiftnet_ros.model.blocks import resize
 from swiftnet_ros.model.config import UPSAMPLE_MODES
 
@@ -194,9 +194,7 @@ class StaticGraphBackend(Backend):
         if self.outputs_labels:
             return out.to(torch.uint8)
         if self.upsample is not None:
-            size = (int(x.shape[-2]), int(x.shape[-1]))
-            sparse = nearest_argmax if self.upsample == "nearest" else bilinear_argmax
-            return sparse(out, size).to(torch.uint8)
+            return sparse_argmax(out, (int(x.shape[-2]), int(x.shape[-1])), self.upsample)
         return out.argmax(1).to(torch.uint8)
 
     def labels_confidence(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

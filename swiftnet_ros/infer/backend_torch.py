@@ -25,11 +25,10 @@ from swiftnet_ros.infer.backend import Backend, check_precision
 from swiftnet_ros.infer.options import TorchOptions, make_options
 from swiftnet_ros.infer.postprocess import (
     Postprocess,
-    bilinear_argmax,
     compiled_head,
     labels_and_confidence,
-    nearest_argmax,
     resize_argmax,
+    sparse_argmax,
 )
 from swiftnet_ros.infer.rewrites.fold_bn import fold_batchnorm
 from swiftnet_ros.infer.rewrites.fused import FusedSwiftNet, check_fusable, is_fusable
@@ -106,9 +105,7 @@ class _LabelsHead(nn.Module):
         if self.confidence:
             return labels_and_confidence(resize(logits, size, self.mode))
         if self.sparse:
-            if self.mode == "nearest":
-                return nearest_argmax(logits, size).to(torch.uint8)
-            return bilinear_argmax(logits, size).to(torch.uint8)
+            return sparse_argmax(logits, size, self.mode)
         if self.channels_last:
             logits = logits.contiguous(memory_format=torch.channels_last)
         return self.postprocess(logits, size, self.mode)

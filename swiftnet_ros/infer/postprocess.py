@@ -115,3 +115,10 @@ def bilinear_argmax(logits: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor
     bottom = torch.lerp(scores[b, r1, c0], scores[b, r1, c1], wx)
     labels[b, i, j] = torch.lerp(top, bottom, wy).argmax(1)
     return labels
+
+
+def sparse_argmax(logits: torch.Tensor, size: Tuple[int, int], mode: str) -> torch.Tensor:
+    """uint8 labels (N x H x W) of the stride-4 logits resized to size=(H, W) in the model's ``mode``,
+    without resizing every class map: ``nearest_argmax`` or ``bilinear_argmax``."""
+    labels = nearest_argmax(logits, size) if mode == "nearest" else bilinear_argmax(logits, size)
+    return labels.to(torch.uint8)

@@ -5,7 +5,7 @@ auto`` chooses here (timed), the torch backend with and without its CPU rewrites
 and onnxruntime in fp32 and int8 (quantized on the fly, calibrated on synthetic scenes that are not
 the timed one), timed round-robin. Writes
 bench/results/cpu_bench_<name>_1024x512_<cpu>[_Nthread].json and .png, where <cpu> names the CPU
-(the committed runs: an AMD EPYC and an Intel Xeon). Quote the ratios (speed-up, agreement):
+(e.g. epyc-avx2, xeon-amx: one model name can hide different CPUs). Quote the ratios (speed-up, agreement):
 absolute times depend on the machine and on its load.
 
     python bench/bench_cpu.py                                   # RN-18 (random weights), all cores
@@ -19,22 +19,26 @@ import argparse
 import json
 import os
 import sys
+from typing import Sequence
 
 from swiftnet_ros.commands.main import main
-from swiftnet_ros.infer.cpu import cpu_model
+from swiftnet_ros.infer.cpu import cpu_model, vector_flags
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 BACKENDS = "auto,torch,torch-winograd,onnxruntime"
 PRECISIONS = "fp32,bf16,int8"  # bf16 where the CPU has it (else skipped with the reason)
 
 
-def cpu_slug(name: str) -> str:
-    """A short file-name word for the CPU: "epyc", "xeon", or the model name's first letters."""
+def cpu_slug(name: str, flags: Sequence[str]) -> str:
+    """A short file-name word for the CPU, its kind and its widest vector unit: "epyc-avx2",
+    "epyc-avx512", "xeon-amx" (one model name can hide different CPUs), else the name's first letters."""
     lower = name.lower()
-    for word in ("epyc", "xeon", "ryzen", "core"):
-        if word in lower:
-            return word
-    return "".join(c if c.isalnum() else "-" for c in lower)[:24].strip("-") or "cpu"
+    word = next((w for w in ("epyc", "xeon", "ryzen", "core") if w in lower), None)
+    if word is None:
+        word = "".join(c if c.isalnum() else "-" for c in lower)[:24].strip("-") or "cpu"
+    units = (("amx_bf16", "amx"), ("avx512f", "avx512"), ("avx2", "avx2"))
+    unit = next((u for f, u in units if f in flags), None)
+    return "{}-{}".format(word, unit) if unit else word
 
 
 def table(report: dict) -> str:
@@ -63,7 +67,7 @@ if __name__ == "__main__":
             print(table(dict(json.load(f), json=args.table)))
         sys.exit(0)
     model_word = args.name or os.path.splitext(os.path.basename(args.model))[0]
-    name = "cpu_bench_{}_1024x512_{}{}".format(model_word, cpu_slug(cpu_model()),
+    name = "cpu_bench_{}_1024x512_{}{}".format(model_word, cpu_slug(cpu_model(), vector_flags()),
                                                "_{}thread".format(args.threads) if args.threads else "")
     argv = ["bench", "--model", args.model, "--size", "1024x512", "--precision", PRECISIONS,
             "--device", "cpu", "--backend", BACKENDS, "--runs", "20", "--warmup", "3",

@@ -39,3 +39,15 @@ def cpu_model(path: str = CPUINFO) -> str:
 def read_cpu_flags(path: str = CPUINFO) -> FrozenSet[str]:
     """The CPU's feature flags (x86 "flags", ARM "Features"); empty where they cannot be read."""
     return read_cpuinfo(path)[1]
+
+
+VECTOR_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The flags that decide convolution speed on x86 (int8: VNNI; bf16: AVX512-BF16 / AMX)."""
+
+
+def vector_flags(path: str = CPUINFO) -> Tuple[str, ...]:
+    """Which of VECTOR_FLAGS this CPU has: two CPUs of one model name ("AMD EPYC" under a hypervisor)
+    can differ in them, and so in every speed-up."""
+    flags = read_cpu_flags(path)
+    return tuple(f for f in VECTOR_FLAGS if f in flags)
+

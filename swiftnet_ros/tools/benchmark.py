@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from swiftnet_ros.choices import INT8, PRECISIONS
-from swiftnet_ros.infer.cpu import cpu_model
+from swiftnet_ros.infer.cpu import cpu_model, vector_flags
 from swiftnet_ros.infer.registry import parse_backend_token, thread_options
 from swiftnet_ros.stats import percentile
 
@@ -84,7 +84,8 @@ def _reset_peak_rss() -> bool:
 def machine_info(device: Any, threads: int) -> Dict[str, Any]:
     import torch
 
-    info = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": threads,
+    info = {"cpu": cpu_model(), "cpu_vector_flags": list(vector_flags()), "cpu_count": os.cpu_count(),
+            "threads": threads,
             "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "device": str(device), "gpu": None,
             "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
@@ -162,8 +163,6 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     if runs < 1 or warmup < 0:
         raise ValueError("--runs must be >= 1 and --warmup >= 0, got {} and {}"
                          .format(runs, warmup))
-    if calibration_num < 1:
-        raise ValueError("--calibration-num must be >= 1, got {}".format(calibration_num))
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     size = parse_size(size_text)
     device = resolve_device(device_text)
@@ -174,6 +173,9 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     precision_list = [p.strip() for p in precisions.split(",") if p.strip()]
     backend_list = [b.strip() for b in backends.split(",") if b.strip()]
     check_precisions(precision_list, precisions)
+    if INT8 in precision_list and calibration_num < 2:  # before the export, not after minutes of it
+        raise ValueError("--calibration-num must be >= 2 for int8 (its fp32 layers are chosen by agreement "
+                         "on held-out calibration scenes), got {}".format(calibration_num))
     if not backend_list:
         raise ValueError("no backend in {!r}: expected comma-separated backend tokens, e.g. torch,onnxruntime"
                          .format(backends))

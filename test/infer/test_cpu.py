@@ -1,6 +1,6 @@
 """The CPU's model name and flags from /proc/cpuinfo (infer/cpu.py)."""
 
-from swiftnet_ros.infer.cpu import cpu_model, read_cpu_flags, read_cpuinfo
+from swiftnet_ros.infer.cpu import cpu_model, read_cpu_flags, read_cpuinfo, vector_flags
 
 X86 = ("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu avx512f avx512_bf16\n\n"
        "processor\t: 1\nmodel name\t: another\nflags\t\t: fpu\n")
@@ -27,3 +27,11 @@ def test_no_file_no_flags_and_the_platform_names_the_cpu(tmp_path) -> None:
     assert read_cpuinfo(missing) == ("", frozenset())
     assert read_cpu_flags(missing) == frozenset()
     assert isinstance(cpu_model(missing), str)
+
+
+def test_vector_flags_in_a_fixed_order(tmp_path) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text(X86)
+    assert vector_flags(str(path)) == ("avx512f", "avx512_bf16")
+    path.write_text(JETSON)
+    assert vector_flags(str(path)) == ()

@@ -1,11 +1,14 @@
 """Shared test set-up: this test process and the ROS 2 processes it starts get a DDS domain of their
 own, discovery on this machine only and Fast DDS's LARGE_DATA transports (large images between
 processes need them). Build-cache entries (ONNX exports that `backend: auto` makes on a CPU)
-go to a folder of this test run's own, removed at its end, never to ~/.cache."""
+go to a folder of this test run's own, removed at its end, never to ~/.cache. Ctrl-C works as in a
+terminal even where the tests were started as a background job of a non-interactive shell (SIGINT
+ignored, and inherited so by every process they start)."""
 
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -16,6 +19,8 @@ from swiftnet_ros.tools.processes import isolate
 DOMAIN_ID = isolate()  # before any test imports rclpy: one domain for this whole test process
 CACHE_DIR = os.environ[CACHE_DIR_VARIABLE] = tempfile.mkdtemp(prefix="swiftnet-test-cache-")
 atexit.register(shutil.rmtree, CACHE_DIR, True)  # the node processes inherit the variable
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # children then start with the default again
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from model_helpers import randomise_bn
+from model_helpers import bf16_missing, randomise_bn
 
 from swiftnet_ros.infer.backend import check_precision, resolve_device
 from swiftnet_ros.infer.backend_onnxruntime import OnnxRuntimeBackend, select_providers
@@ -330,15 +330,6 @@ def test_torch_backend_uses_the_sparse_head_on_cpu(rn18):
 
 
 # ------------------------------------------------------------------ bf16 (torch backend)
-def bf16_missing() -> str:
-    """Why this machine does not run bf16 on its CPU ('' where it does): the skip reason."""
-    try:
-        check_precision("bf16", CPU)
-    except ValueError as error:
-        return str(error)
-    return ""
-
-
 needs_cpu_bf16 = pytest.mark.skipif(bool(bf16_missing()), reason=bf16_missing() or "runs")
 
 

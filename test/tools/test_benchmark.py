@@ -1,20 +1,11 @@
 """The benchmark's rows per precision: bf16 is a torch row like the others, or skipped with its reason."""
 
 import pytest
-import torch
+from model_helpers import bf16_missing
 
-from swiftnet_ros.infer.backend import check_precision
 from swiftnet_ros.tools.benchmark import check_precisions, run_benchmark
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def bf16_missing() -> str:
-    try:
-        check_precision("bf16", torch.device("cpu"))
-    except ValueError as error:
-        return str(error)
-    return ""
 
 
 def test_a_bf16_row_beside_fp32_and_onnxruntime_skipped_with_its_reason():

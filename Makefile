@@ -21,7 +21,7 @@ PYTHON36 ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.6.
 JETSON_REFERENCE := build/jetson-reference
 JETSON_PYTEST_ARGS ?=
 # the files that only run there, checked by vermin with the run-time path (where pyenv has no 3.6 too)
-JETSON_STACK_FILES := test/conftest.py test/jetson scripts/jetson_tests.py scripts/stack_versions.py
+JETSON_STACK_FILES := test/conftest.py test/script_helpers.py test/jetson scripts/jetson_tests.py scripts/stack_versions.py
 .PHONY: test-jetson-stack
 
 $(JETSON_VENV)/.stamp-jetson: requirements-jetson.txt

@@ -1,17 +1,12 @@
 """bench/gpu_bench.py (the prepared GPU run) exercises every code path on a CPU in --smoke mode."""
 
-import importlib.util
 import json
-import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from script_helpers import load_script
 
 
 def load_gpu_bench():
-    spec = importlib.util.spec_from_file_location("gpu_bench", os.path.join(ROOT, "bench", "gpu_bench.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench", "gpu_bench.py")
 
 
 def test_smoke_run_writes_the_bench_schema(tmp_path):

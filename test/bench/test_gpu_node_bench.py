@@ -1,23 +1,17 @@
 """bench/gpu_node_bench.py and bench/gpu_session.sh (the prepared GPU run of the node) on this CPU: the
 figures from the player's log, and the node stage of the session's --smoke run end to end over real DDS."""
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from script_helpers import REPO, load_script
 
 
 def load_node_bench():
-    spec = importlib.util.spec_from_file_location("gpu_node_bench",
-                                                  os.path.join(ROOT, "bench", "gpu_node_bench.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench", "gpu_node_bench.py")
 
 
 def test_latency_pairs_an_answer_with_the_latest_publication_of_its_stamp(tmp_path):
@@ -49,7 +43,7 @@ def test_smoke_settings_fit_a_cpu():
 
 
 def test_the_session_script_parses():
-    assert subprocess.run(["bash", "-n", os.path.join(ROOT, "bench", "gpu_session.sh")]).returncode == 0
+    assert subprocess.run(["bash", "-n", os.path.join(REPO, "bench", "gpu_session.sh")]).returncode == 0
 
 
 @pytest.mark.processes
@@ -57,7 +51,7 @@ def test_the_session_script_parses():
 def test_session_smoke_node_stage_writes_node_results(tmp_path):
     """The node stage exactly as the GPU run calls it (through gpu_session.sh), on the CPU with fp32."""
     env = dict(os.environ, OUT=str(tmp_path), STAGES="node", PY=sys.executable)
-    done = subprocess.run(["bash", os.path.join(ROOT, "bench", "gpu_session.sh"), "--smoke"], env=env,
+    done = subprocess.run(["bash", os.path.join(REPO, "bench", "gpu_session.sh"), "--smoke"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=280)
     output = done.stdout.decode(errors="replace")
     assert "== node: exit 0" in output, output[-3000:]

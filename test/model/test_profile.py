@@ -3,13 +3,13 @@
 Counting forwards run on the 'meta' device (shapes only), so the full-resolution rows are cheap.
 """
 
-import importlib.util
 import json
 import os
 
 import pytest
 import torch
 import torch.nn as nn
+from script_helpers import load_script
 
 from swiftnet_ros.commands import main as cli
 from swiftnet_ros.model import build_model, save_checkpoint
@@ -105,10 +105,7 @@ def test_profile_errors(capsys):
 
 @pytest.mark.modern_stack  # a bench/ script (tqdm); benchmarks need the modern stack
 def test_committed_profile_table_is_current():
-    script = os.path.join(REPO, "bench", "profile_table.py")
-    spec = importlib.util.spec_from_file_location("profile_table", script)
-    table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(table)
+    table = load_script("bench", "profile_table.py")
     with open(os.path.join(REPO, "bench", "results", "profile.json")) as f:
         committed = json.load(f)["rows"]
     assert committed == table.compute_rows()

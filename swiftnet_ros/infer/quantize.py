@@ -48,6 +48,8 @@ DEFAULT_TARGET_AGREEMENT = 0.99
 CHECK_EVERY = 4
 """With ``auto``, calibration images 1, 1 + CHECK_EVERY, ... (0-based) are held out of the ranges to
 measure agreement."""
+MIN_AUTO_IMAGES = 2
+"""``auto`` needs the first held-out image (the 2nd) and one to calibrate on."""
 CALIBRATION_METHODS = ("percentile", "minmax")
 PERCENTILE_TAIL = 1e-5
 """The fraction of each tensor's values above (below) its ``percentile`` range, per image: 1e-6 and
@@ -73,9 +75,10 @@ def check_keep_fp32(keep: Sequence[str]) -> Tuple[str, ...]:
 
 def check_auto_images(count: int) -> None:
     """``auto`` holds calibration images out to measure agreement: it needs at least two."""
-    if count < 2:
+    if count < MIN_AUTO_IMAGES:
         raise ValueError("keep_fp32 auto measures agreement on held-out calibration images (the 2nd, then "
-                         "every {}th): give at least 2 images, or name the fp32 layers".format(CHECK_EVERY))
+                         "every {}th): give at least {} images, or name the fp32 layers".format(
+                             CHECK_EVERY, MIN_AUTO_IMAGES))
 
 
 def _encoder_blocks_of(group: str) -> Optional[int]:

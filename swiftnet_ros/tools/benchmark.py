@@ -85,9 +85,8 @@ def machine_info(device: Any, threads: int) -> Dict[str, Any]:
     import torch
 
     info = {"cpu": cpu_model(), "cpu_vector_flags": list(vector_flags()), "cpu_count": os.cpu_count(),
-            "threads": threads,
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "device": str(device), "gpu": None,
+            "threads": threads, "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "device": str(device), "gpu": None,
             "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
@@ -173,9 +172,13 @@ def run_benchmark(weights: str = "rn18", backends: str = "torch,onnxruntime", pr
     precision_list = [p.strip() for p in precisions.split(",") if p.strip()]
     backend_list = [b.strip() for b in backends.split(",") if b.strip()]
     check_precisions(precision_list, precisions)
-    if INT8 in precision_list and calibration_num < 2:  # before the export, not after minutes of it
-        raise ValueError("--calibration-num must be >= 2 for int8 (its fp32 layers are chosen by agreement "
-                         "on held-out calibration scenes), got {}".format(calibration_num))
+    if INT8 in precision_list:  # before the export, not after minutes of it
+        from swiftnet_ros.infer.quantize import MIN_AUTO_IMAGES
+
+        if calibration_num < MIN_AUTO_IMAGES:
+            raise ValueError("--calibration-num must be >= {} for int8 (its fp32 layers are chosen by "
+                             "agreement on held-out calibration scenes), got {}".format(
+                                 MIN_AUTO_IMAGES, calibration_num))
     if not backend_list:
         raise ValueError("no backend in {!r}: expected comma-separated backend tokens, e.g. torch,onnxruntime"
                          .format(backends))

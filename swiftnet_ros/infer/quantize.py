@@ -130,6 +130,23 @@ def fp32_nodes(graph: object, keep: Sequence[str]) -> List[str]:
     return list(dict.fromkeys(names))
 
 
+def inline_shared_weights(graph: object) -> int:
+    """Replace each Identity node that forwards an initializer by a copy of that initializer under the
+    Identity's output name; the number replaced. The exporter shares equal weights through Identity
+    nodes (e.g. the equal zero biases of freshly initialised, BN-folded convolutions), and a conv whose
+    bias is not an initializer is not fused into an int8 convolution by ONNX Runtime: it would run in
+    fp32 between dequantize and quantize nodes, slower than the fp32 model (measured, cpu_notes.md)."""
+    from onnx import numpy_helper
+
+    weights = {i.name: i for i in graph.initializer}
+    shared = [n for n in graph.node if n.op_type == "Identity" and n.input[0] in weights]
+    for node in shared:
+        graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(weights[node.input[0]]),
+                                                         node.output[0]))
+        graph.node.remove(node)
+    return len(shared)
+
+
 def _batch(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """An (H, W, 3) uint8 RGB image as the model's 1 x 3 x h x w float32 input, resized as the Segmenter
     does it."""
@@ -392,6 +409,7 @@ def quantize_onnx(model: object, images: Iterable[np.ndarray],
         raise ValueError("{} is {}: int8 quantization starts from an fp32 export"
                          .format(source, meta["precision"]))
     proto = onnx.load(model) if isinstance(model, str) else onnx.load_from_string(bytes(model))
+    inline_shared_weights(proto.graph)
     excluded = fp32_nodes(proto.graph, keep)  # an encoder:N the model lacks fails before calibration
     size = meta["input_size"]
     images = iter(images)

@@ -17,6 +17,7 @@ from swiftnet_ros.infer.quantize import (
     activation_ranges,
     encoder_blocks,
     fp32_nodes,
+    inline_shared_weights,
     quantization_info,
     quantize_onnx,
 )
@@ -91,6 +92,23 @@ def test_logits_conv_stays_fp32(int8_file):
     weight = {t.name: t for t in proto.graph.initializer}[logits[0].input[1]]
     assert weight.data_type == onnx.TensorProto.FLOAT
     assert fp32_nodes(proto.graph, ()) == []
+
+
+def test_every_quantized_conv_runs_as_an_int8_kernel(fp32_onnx, int8_file, tmp_path):
+    """Freshly initialised BN-folded convs share their zero biases through Identity nodes in the export;
+    ONNX Runtime fuses a conv into QLinearConv only where its bias is an initializer."""
+    import onnxruntime
+
+    fp32 = onnx.load_from_string(fp32_onnx)
+    weights = {t.name for t in fp32.graph.initializer}
+    assert any(n.op_type == "Identity" and n.input[0] in weights for n in fp32.graph.node)
+    convs = sum(n.op_type == "Conv" for n in fp32.graph.node)
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(int8_file[0], options, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
+    assert ops.count("QLinearConv") == convs - 1  # all but the fp32 logits conv
+    assert inline_shared_weights(onnx.load(int8_file[0]).graph) == 0
 
 
 def test_int8_agrees_with_fp32_and_runs_through_the_segmenter(fp32_onnx, int8_file, tmp_path):
